@@ -1,0 +1,45 @@
+"""linkwise: probabilistic record linkage and deduplication.
+
+>>> import linkwise
+>>> sorted(linkwise.__all__)[:3]
+['BlockingRule', 'Comparison', 'FellegiSunterModel']
+"""
+
+from __future__ import annotations
+
+from . import datasets, templates
+from .errors import BlockingError, InputError, LinkwiseError, ModelError, OutputError, SettingsError
+from .evaluate import Evaluation
+from .evaluate_run import evaluate_output
+from .model import FellegiSunterModel
+from .pipeline import dedupe, link, run
+from .result import LinkResult
+from .settings import BlockingRule, Comparison, Level, Settings, Standardiser
+from .templates import comparison
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BlockingError",
+    "BlockingRule",
+    "Comparison",
+    "Evaluation",
+    "FellegiSunterModel",
+    "InputError",
+    "Level",
+    "LinkResult",
+    "LinkwiseError",
+    "ModelError",
+    "OutputError",
+    "Settings",
+    "SettingsError",
+    "Standardiser",
+    "comparison",
+    "datasets",
+    "dedupe",
+    "evaluate_output",
+    "link",
+    "run",
+    "templates",
+    "__version__",
+]

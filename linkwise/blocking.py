@@ -1,0 +1,118 @@
+"""Blocking: which pairs of records are compared at all.
+
+A rule is a conjunction of equalities on (standardised) columns; rules are
+OR-ed, and each candidate pair is made exactly once, by the first rule that
+holds for it. Before any pair is made, the pairs of each rule are counted from
+block sizes, and a rule set over the pair budget is refused with advice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from .errors import BlockingError
+from .settings import BlockingRule
+
+
+@dataclass(frozen=True)
+class RuleReport:
+    """Pairs of one rule: alone (from block sizes) and beyond the earlier rules."""
+
+    rule: str
+    pairs: int
+    marginal_pairs: int | None
+    largest_blocks: tuple[tuple[str, int], ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "pairs": self.pairs,
+            "marginal_pairs": self.marginal_pairs,
+            "largest_blocks": [{"key": k, "records": n} for k, n in self.largest_blocks],
+        }
+
+
+def keys_table(keys: np.ndarray, source_codes: np.ndarray) -> pa.Table:
+    """The Arrow table of record keys that engines block on (nulls for missing keys)."""
+    columns = {
+        "idx": pa.array(np.arange(keys.shape[1], dtype=np.int32)),
+        "src": pa.array(source_codes.astype(np.int16)),
+    }
+    for r in range(keys.shape[0]):
+        columns[f"k{r}"] = pa.array(keys[r], mask=keys[r] < 0)
+    return pa.table(columns)
+
+
+def analyse(
+    engine,
+    table: pa.Table,
+    rules: tuple[BlockingRule, ...],
+    *,
+    link_type: str,
+    describe_key: Callable[[int, int], str],
+    marginal: bool = True,
+) -> list[RuleReport]:
+    """Count each rule's pairs from block sizes and, if asked, its marginal pairs."""
+    reports = []
+    for r, rule in enumerate(rules):
+        stats = engine.block_stats(table, r, link_type=link_type)
+        margin = engine.marginal_pairs(table, r, link_type=link_type) if marginal else None
+        largest = tuple((describe_key(r, key), n) for key, n in stats.largest_blocks)
+        reports.append(RuleReport(rule.name, stats.pairs, margin, largest))
+    return reports
+
+
+def check_budget(reports: list[RuleReport], budget: int) -> None:
+    """Refuse a rule set whose pairs exceed ``budget``, naming the rule at fault."""
+    worst = max(reports, key=lambda rep: rep.pairs)
+    if worst.pairs > budget:
+        blocks = ", ".join(f"{k!s} ({n:,} records)" for k, n in worst.largest_blocks[:3])
+        raise BlockingError(
+            f"blocking rule '{worst.rule}' alone makes {worst.pairs:,} pairs, over the budget of "
+            f"{budget:,} (setting 'max_candidate_pairs'). Its largest blocks: {blocks}. "
+            "Make the rule stricter (add a column), clean placeholder values, or raise the budget"
+        )
+
+
+def check_union_budget(reports: list[RuleReport], budget: int) -> None:
+    """Refuse when the union of all rules (marginal pairs) exceeds the budget."""
+    total = sum(rep.marginal_pairs or 0 for rep in reports)
+    if total > budget:
+        worst = max(reports, key=lambda rep: rep.marginal_pairs or 0)
+        raise BlockingError(
+            f"the blocking rules make {total:,} pairs together, over the budget of {budget:,} "
+            f"(setting 'max_candidate_pairs'); rule '{worst.rule}' adds the most ({worst.marginal_pairs:,}). "
+            "Make it stricter, drop it, or raise the budget"
+        )
+
+
+def rule_masks(keys: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Bit r set when rule r holds for the pair (its keys equal and present)."""
+    masks = np.zeros(len(left), dtype=np.uint32)
+    for r in range(keys.shape[0]):
+        kl = keys[r][left]
+        holds = (kl >= 0) & (kl == keys[r][right])
+        masks |= holds.astype(np.uint32) << np.uint32(r)
+    return masks
+
+
+def first_rule(masks: np.ndarray, n_rules: int) -> np.ndarray:
+    """Index of the first rule that holds (the rule that made the pair)."""
+    out = np.full(len(masks), n_rules, dtype=np.int16)
+    for r in reversed(range(n_rules)):
+        out[(masks >> np.uint32(r)) & 1 == 1] = r
+    return out
+
+
+def candidate_pairs(engine, table: pa.Table, *, link_type: str, on_batch: Callable[[int], None] | None = None):
+    """Yield candidate pairs as (left, right) int64 numpy batches, left < right."""
+    for batch in engine.candidate_pairs(table, link_type=link_type, batch_rows=2_000_000):
+        left = batch.column(0).to_numpy().astype(np.int64)
+        right = batch.column(1).to_numpy().astype(np.int64)
+        if on_batch:
+            on_batch(len(left))
+        yield left, right

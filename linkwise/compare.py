@@ -1,0 +1,278 @@
+"""Compare: the comparison level of each pair, one small integer per comparison.
+
+Level codes: ``0`` is the null level (a value missing), ``1..L`` the declared
+levels in order (strongest first), ``L+1`` the *else* level. Each similarity is
+computed once per distinct pair of values, and only for pairs that a stronger
+level has not already claimed. All kernels are symmetric: the level of (a, b)
+is the level of (b, a).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz.distance import DamerauLevenshtein, Jaro, JaroWinkler, Levenshtein
+from rapidfuzz.process import cpdist
+
+from .prepare import PreparedComparison
+from .settings import Level
+
+_SIMILARITY = {"jaro_winkler": JaroWinkler, "jaro": Jaro}
+_DISTANCE = {"levenshtein": Levenshtein, "damerau_levenshtein": DamerauLevenshtein}
+
+
+def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hash-based ``np.unique``: (distinct keys, index of each key among them).
+
+    Order of the distinct keys is first appearance, which is deterministic for a
+    given input. Much faster than sorting for tens of millions of keys.
+    """
+    encoded = pc.dictionary_encode(pa.array(keys, type=pa.int64()))
+    return encoded.dictionary.to_numpy(), encoded.indices.to_numpy().astype(np.int64)
+
+
+class ComparisonKernel:
+    """Evaluates one comparison's levels on pairs of records."""
+
+    def __init__(self, prepared: PreparedComparison, *, workers: int = -1) -> None:
+        self.prepared = prepared
+        self.levels: tuple[Level, ...] = prepared.comparison.levels
+        self.else_level = len(self.levels) + 1
+        self._workers = workers
+        self._cache: dict[tuple, object] = {}
+        self._batch_scores: dict[tuple[str, int], np.ndarray] = {}
+        self._batch_size = 0
+        columns = prepared.comparison.columns
+        self._positions = [
+            [columns.index(c) for c in (lv.columns or columns)] for lv in self.levels
+        ]
+
+    # -- per-value derived data, computed on first use -----------------------
+    def _memo(self, key: tuple, build: Callable[[], object]) -> object:
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def _strings(self) -> np.ndarray:
+        return self._memo(("strings",), lambda: np.asarray(self.prepared.values.to_pylist(), dtype=object))  # type: ignore[return-value]
+
+    def _dates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        def build():
+            parsed = pc.strptime(self.prepared.values, format="%Y-%m-%d", unit="s", error_is_null=True)
+            days = pc.cast(pc.cast(parsed, pa.date32()), pa.int32()).to_numpy(zero_copy_only=False)
+            year = pc.year(parsed).to_numpy(zero_copy_only=False)
+            month = pc.month(parsed).to_numpy(zero_copy_only=False)
+            day = pc.day(parsed).to_numpy(zero_copy_only=False)
+            return tuple(np.asarray(a, dtype=float) for a in (days, year, month, day))
+
+        return self._memo(("dates",), build)  # type: ignore[return-value]
+
+    def _numbers(self) -> np.ndarray:
+        def build():
+            out = np.full(len(self.prepared.values), np.nan)
+            for i, v in enumerate(self.prepared.values.to_pylist()):
+                try:
+                    out[i] = float(v.replace(",", ""))
+                except (ValueError, AttributeError):
+                    pass
+            return out
+
+        return self._memo(("numbers",), build)  # type: ignore[return-value]
+
+    def _tokens(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distinct tokens of each value as CSR: (offsets, token ids, token counts)."""
+
+        def build():
+            split = pc.split_pattern_regex(self.prepared.values, pattern=r"\s+")
+            flat = pc.list_flatten(split)
+            owner = pc.list_parent_indices(split).to_numpy()
+            token_ids = pc.dictionary_encode(flat).indices.to_numpy().astype(np.int64)
+            n_tokens = int(token_ids.max(initial=-1)) + 1
+            # Keep each token once per value, sorted by value.
+            key = np.unique(owner.astype(np.int64) * max(n_tokens, 1) + token_ids)
+            owner, token_ids = key // max(n_tokens, 1), key % max(n_tokens, 1)
+            counts = np.bincount(owner, minlength=len(self.prepared.values))
+            offsets = np.concatenate([[0], np.cumsum(counts)])
+            return offsets, token_ids, counts
+
+        return self._memo(("tokens",), build)  # type: ignore[return-value]
+
+    def _jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Jaccard similarity of the token sets of values ``a`` and ``b``, vectorised."""
+        offsets, token_ids, counts = self._tokens()
+
+        def gather(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            lengths = counts[values]
+            pair = np.repeat(np.arange(len(values)), lengths)
+            starts = np.repeat(offsets[values] - (np.cumsum(lengths) - lengths), lengths)
+            return pair, token_ids[starts + np.arange(len(pair))]
+
+        pair_a, tok_a = gather(a)
+        pair_b, tok_b = gather(b)
+        width = int(token_ids.max(initial=0)) + 1
+        # Tokens are distinct within a value, so a key seen twice is a token both share.
+        keys = np.sort(np.concatenate([pair_a * width + tok_a, pair_b * width + tok_b]))
+        shared = keys[1:][keys[1:] == keys[:-1]]
+        common = np.bincount(shared // width, minlength=len(a))
+        union = counts[a] + counts[b] - common
+        return np.where(union > 0, common / np.maximum(union, 1), 0.0)
+
+    def _prefix_codes(self, length: int) -> np.ndarray:
+        def build():
+            prefixes = pc.utf8_slice_codeunits(self.prepared.values, start=0, stop=length)
+            return pc.dictionary_encode(prefixes).indices.to_numpy()
+
+        return self._memo(("prefix", length), build)  # type: ignore[return-value]
+
+    def _scores(self, kind: str, a: np.ndarray, b: np.ndarray, slot: tuple[int, np.ndarray]) -> np.ndarray:
+        """Similarity in [0, 1] of value pairs; equal values score 1 without computing.
+
+        ``slot`` is (column, rows of the current batch of value pairs): scores are
+        kept per batch row, so levels that share a metric at different
+        thresholds compute it once.
+        """
+        column, rows = slot
+        memo = self._batch_scores.get((kind, column))
+        if memo is None:
+            memo = self._batch_scores[(kind, column)] = np.full(self._batch_size, np.nan)
+        known = memo[rows]
+        missing = np.flatnonzero(np.isnan(known) & (a != b))
+        if len(missing):
+            if kind == "jaccard":
+                fresh = self._jaccard(a[missing], b[missing])
+            else:
+                strings = self._strings()
+                fresh = cpdist(
+                    strings[a[missing]], strings[b[missing]], scorer=_SIMILARITY[kind].normalized_similarity,
+                    workers=self._workers,
+                )
+            known[missing] = fresh
+            memo[rows[missing]] = fresh
+        known[a == b] = 1.0
+        return known
+
+    # -- predicates on column codes (both valid) ------------------------------
+    def _predicate(self, level: Level, a: np.ndarray, b: np.ndarray, slot: tuple[int, np.ndarray]) -> np.ndarray:
+        kind = level.kind
+        if kind == "exact":
+            return a == b
+        if kind in _SIMILARITY:
+            return self._scores(kind, a, b, slot) >= level.threshold - 1e-12
+        if kind in _DISTANCE:
+            cutoff = int(level.max)  # type: ignore[arg-type]
+            out = a == b
+            todo = np.flatnonzero(~out)
+            if len(todo):
+                strings = self._strings()
+                dist = cpdist(
+                    strings[a[todo]], strings[b[todo]], scorer=_DISTANCE[kind].distance,
+                    score_cutoff=cutoff, workers=self._workers,
+                )
+                out[todo] = dist <= cutoff
+            return out
+        if kind == "jaccard":
+            return self._scores("jaccard", a, b, slot) >= level.threshold - 1e-12
+        if kind in ("date_diff", "date_swap"):
+            days, year, month, day = self._dates()
+            if kind == "date_swap":
+                return (year[a] == year[b]) & (month[a] == day[b]) & (day[a] == month[b]) & (month[a] != month[b])
+            gap = np.abs(days[a] - days[b])
+            scale = {"days": 1.0, "months": 30.4375, "years": 365.25}[level.unit or "days"]
+            return gap / scale <= level.max + 1e-9
+        if kind in ("abs_diff", "rel_diff"):
+            numbers = self._numbers()
+            x, y = numbers[a], numbers[b]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                diff = np.abs(x - y)
+                if kind == "rel_diff":
+                    diff = np.where(diff == 0, 0.0, diff / np.maximum(np.abs(x), np.abs(y)))
+            return diff <= level.max + 1e-12
+        if kind == "prefix":
+            prefix = self._prefix_codes(int(level.length))  # type: ignore[arg-type]
+            return prefix[a] == prefix[b]
+        raise AssertionError(f"no kernel for level type {kind}")
+
+    # -- levels ---------------------------------------------------------------
+    def levels_of_tuples(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Levels for pairs of value combinations (tuple codes, both >= 0)."""
+        cols_a = self.prepared.tuple_columns[a]
+        cols_b = self.prepared.tuple_columns[b]
+        valid = (cols_a >= 0) & (cols_b >= 0)
+        out = np.full(len(a), self.else_level, dtype=np.uint8)
+        out[~valid.any(axis=1)] = 0
+        todo = np.flatnonzero(valid.any(axis=1))
+        self._batch_scores: dict[tuple[str, int], np.ndarray] = {}
+        self._batch_size = len(a)
+        for index, (level, positions) in enumerate(zip(self.levels, self._positions), start=1):
+            if not len(todo):
+                break
+            holds = np.ones(len(todo), dtype=bool)
+            if level.kind == "swapped":
+                x0, x1 = cols_a[todo, 0], cols_a[todo, 1]
+                y0, y1 = cols_b[todo, 0], cols_b[todo, 1]
+                holds = (x0 >= 0) & (x1 >= 0) & (y0 >= 0) & (y1 >= 0) & (x0 == y1) & (x1 == y0)
+            else:
+                for j in positions:
+                    sub = np.flatnonzero(holds)
+                    ok = valid[todo[sub], j]
+                    result = np.zeros(len(sub), dtype=bool)
+                    if ok.any():
+                        rows = todo[sub[ok]]
+                        result[ok] = self._predicate(level, cols_a[rows, j], cols_b[rows, j], (j, rows))
+                    holds[sub] = result
+            out[todo[holds]] = index
+            todo = todo[~holds]
+        self._batch_scores = {}
+        return out
+
+    def levels_of_pairs(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Levels for record pairs, computed once per distinct pair of values."""
+        codes = self.prepared.tuple_codes
+        tl, tr = codes[left], codes[right]
+        out = np.zeros(len(left), dtype=np.uint8)
+        both = (tl >= 0) & (tr >= 0)
+        lo = np.minimum(tl[both], tr[both])
+        hi = np.maximum(tl[both], tr[both])
+        n_tuples = len(self.prepared.tuple_columns)
+        distinct, inverse = dense_codes(lo * n_tuples + hi)
+        levels = self.levels_of_tuples(distinct // n_tuples, distinct % n_tuples)
+        out[both] = levels[inverse]
+        return out
+
+
+def compare_pairs(kernels: list[ComparisonKernel], left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """A (pairs, comparisons) uint8 matrix of levels."""
+    out = np.empty((len(left), len(kernels)), dtype=np.uint8)
+    for c, kernel in enumerate(kernels):
+        out[:, c] = kernel.levels_of_pairs(left, right)
+    return out
+
+
+def sample_pairs(
+    n_records: int,
+    n_pairs: int,
+    *,
+    seed: int,
+    source_codes: np.ndarray | None = None,
+    link_type: str = "dedupe",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random distinct record pairs (left < right), seeded; cross-source only in link mode."""
+    rng = np.random.default_rng(seed)
+    total_pairs = n_records * (n_records - 1) // 2
+    if total_pairs == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if total_pairs <= n_pairs:
+        left, right = np.triu_indices(n_records, k=1)
+    else:
+        draw = int(n_pairs * 1.1) + 16
+        left = rng.integers(0, n_records, size=draw)
+        right = rng.integers(0, n_records, size=draw)
+    if link_type == "link" and source_codes is not None:
+        keep = source_codes[left] != source_codes[right]
+    else:
+        keep = left != right
+    left, right = left[keep][:n_pairs], right[keep][:n_pairs]
+    return np.minimum(left, right), np.maximum(left, right)

@@ -1,0 +1,256 @@
+"""Ingest: read the sources into one Arrow table with a unique id and a source tag.
+
+Inputs may be CSV or Parquet files (a file, a glob or a folder), pandas or
+polars DataFrames, or Arrow tables. Records are sorted by (source, id), so that
+every later stage, and every output, is the same whatever the input row order.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import InputError, did_you_mean
+from .settings import Settings
+
+GENERATED_ID = "unique_id"
+_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
+
+
+@dataclass(frozen=True)
+class Records:
+    """All input records, sorted by (source, id). Record ``i`` is row ``i``."""
+
+    table: pa.Table
+    ids: pa.Array
+    source_codes: np.ndarray
+    source_names: tuple[str, ...]
+    id_column: str
+    generated_ids: bool
+
+    @property
+    def n(self) -> int:
+        return self.table.num_rows
+
+    @property
+    def sources(self) -> pa.Array:
+        return pa.array(np.asarray(self.source_names, dtype=object)[self.source_codes], type=pa.string())
+
+
+def file_format_of(path: Path) -> str | None:
+    """'csv' or 'parquet' from a file name (compressed CSV included), or None."""
+    name = path.name.lower()
+    for suffix in (".gz", ".zst", ".bz2"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return _FORMATS.get(Path(name).suffix)
+
+
+def _files_of(spec: str) -> tuple[list[Path], str]:
+    """Resolve a path, glob or folder into data files and their common format."""
+    path = Path(spec)
+    if any(ch in spec for ch in "*?["):
+        files = [Path(p) for p in sorted(globlib.glob(spec))]
+        if not files:
+            raise InputError(f"input '{spec}': no file matches this pattern")
+    elif path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and file_format_of(p))
+        if not files:
+            raise InputError(f"input '{spec}': the folder holds no CSV or Parquet files")
+    elif path.exists():
+        files = [path]
+    else:
+        raise InputError(f"input '{spec}' does not exist")
+    formats = {file_format_of(f) for f in files}
+    if None in formats:
+        bad = next(f for f in files if file_format_of(f) is None)
+        raise InputError(f"input '{bad}': unsupported format; give a .csv or .parquet file")
+    if len(formats) > 1:
+        raise InputError(f"input '{spec}': mixes CSV and Parquet files; give one format")
+    for f in files:
+        if f.stat().st_size == 0:
+            raise InputError(f"input '{f}' is empty")
+    return files, formats.pop()  # type: ignore[return-value]
+
+
+def _read_path(spec: str, engine: Any, encoding: str | None) -> pa.Table:
+    files, file_format = _files_of(spec)
+    target = str(files[0]) if len(files) == 1 else [str(f) for f in files]
+    try:
+        return engine.read(target, file_format=file_format, encoding=encoding)
+    except Exception as exc:  # the engine's own error types differ; report them plainly
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "unicode" in message.lower() or "utf-8" in message.lower() or "encoding" in message.lower():
+            raise InputError(
+                f"input '{spec}' is not valid UTF-8; give its encoding, e.g. --encoding latin-1"
+            ) from None
+        raise InputError(f"input '{spec}' cannot be read as {file_format.upper()}: {message}") from None
+
+
+def to_arrow(data: Any, *, where: str, engine: Any = None, encoding: str | None = None) -> pa.Table:
+    """Turn one input (path, glob, folder, pandas, polars or Arrow) into an Arrow table."""
+    if isinstance(data, (str, Path)):
+        return _read_path(str(data), engine, encoding)
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars":
+        return data.to_arrow()
+    raise InputError(
+        f"{where}: cannot read a {type(data).__name__}; give a CSV or Parquet path, "
+        "a pandas or polars DataFrame, or an Arrow table"
+    )
+
+
+def _source_name(data: Any, index: int) -> str:
+    if isinstance(data, (str, Path)) and not any(ch in str(data) for ch in "*?["):
+        return Path(str(data)).name.split(".")[0] or f"source_{index}"
+    return f"source_{index}"
+
+
+def _normalise_inputs(inputs: Any) -> list[tuple[str, Any]]:
+    if isinstance(inputs, Mapping):
+        return [(str(k), v) for k, v in inputs.items()]
+    if isinstance(inputs, (str, Path, pa.Table)) or not isinstance(inputs, Sequence):
+        inputs = [inputs]
+    named: list[tuple[str, Any]] = []
+    for i, data in enumerate(inputs):
+        name = _source_name(data, i)
+        while name in {n for n, _ in named}:
+            name = f"{name}_{i}"
+        named.append((name, data))
+    return named
+
+
+def _string_columns(table: pa.Table, keep: str | None) -> pa.Table:
+    """Cast every column but the id to text, so sources with different types align."""
+    columns = []
+    for name, column in zip(table.column_names, table.columns):
+        if name != keep and not pa.types.is_string(column.type):
+            if pa.types.is_large_string(column.type) or pa.types.is_dictionary(column.type):
+                column = pc.cast(column, pa.string())
+            elif pa.types.is_null(column.type):
+                column = pa.chunked_array([pa.nulls(len(column), pa.string())])
+            else:
+                column = pc.cast(column, pa.string())
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def _check_ids(ids: pa.ChunkedArray | pa.Array, column: str, where: str, per_source: np.ndarray) -> None:
+    nulls = ids.null_count
+    if nulls:
+        raise InputError(f"{where}: id column '{column}' has {nulls} empty value(s); every record needs an id")
+    keys = pa.table({"s": pa.array(per_source), "id": ids})
+    counts = keys.group_by(["s", "id"]).aggregate([("id", "count")])
+    dup = counts.filter(pc.greater(counts["id_count"], 1))
+    if dup.num_rows:
+        first = ", ".join(repr(v) for v in dup["id"].slice(0, 5).to_pylist())
+        raise InputError(
+            f"{where}: id column '{column}' is not unique: {dup.num_rows} id(s) occur more than once "
+            f"(first: {first}). Give a unique id column, or none to number the records"
+        )
+
+
+def load_records(
+    inputs: Any,
+    settings: Settings,
+    *,
+    engine: Any = None,
+    encoding: str | None = None,
+) -> Records:
+    """Read, check and sort all sources.
+
+    Raises :class:`~linkwise.errors.InputError` for unreadable, empty or
+    inconsistent inputs and :class:`~linkwise.errors.SettingsError` for
+    settings that name columns the data lacks.
+    """
+    named = _normalise_inputs(inputs)
+    id_column = settings.unique_id_column
+    tables: list[pa.Table] = []
+    source_labels: list[np.ndarray] = []
+    source_names: list[str] = []
+    for name, data in named:
+        where = f"input '{data}'" if isinstance(data, (str, Path)) else f"input '{name}'"
+        table = to_arrow(data, where=where, engine=engine, encoding=encoding)
+        if table.num_columns == 0:
+            raise InputError(f"{where} has no columns")
+        if table.num_rows == 0:
+            raise InputError(f"{where} has a header but no rows")
+        if id_column is not None and id_column not in table.column_names:
+            raise InputError(
+                f"{where}: id column '{id_column}' is missing.{did_you_mean(id_column, table.column_names)}"
+                f" Available columns: {', '.join(table.column_names)}"
+            )
+        settings.check_columns(table.column_names, source=where)
+        if settings.source_column and settings.source_column in table.column_names:
+            labels = pc.fill_null(pc.cast(table[settings.source_column], pa.string()), "").to_numpy(
+                zero_copy_only=False
+            )
+            labels = np.asarray(labels, dtype=object)
+        else:
+            labels = np.full(table.num_rows, name, dtype=object)
+        if id_column is not None:
+            _check_ids(table[id_column], id_column, where, labels.astype(str))
+        tables.append(_string_columns(table, id_column))
+        source_labels.append(labels)
+        source_names.append(name)
+
+    if settings.link_type == "link" and len({s for labels in source_labels for s in set(labels)}) < 2:
+        raise InputError(
+            "link needs two or more sources: give two or more inputs, or a 'source_column' that tells the sources apart"
+        )
+    if len(tables) > 1:
+        common = set(tables[0].column_names).intersection(*(t.column_names for t in tables[1:]))
+        if not common - {id_column}:
+            raise InputError(
+                "the sources share no column; rename columns so that they match, or give a mapping (--map a_col=b_col)"
+            )
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        table = pa.concat_tables([_string_columns(t, None) for t in tables], promote_options="permissive")
+    labels = np.concatenate(source_labels)
+    names, codes = np.unique(labels.astype(str), return_inverse=True)
+    codes = codes.astype(np.int16)
+
+    generated = id_column is None
+    if generated:
+        id_column = GENERATED_ID
+        while id_column in table.column_names:
+            id_column = "_" + id_column
+        # Number records within each source in input order, starting at 1.
+        ids = np.empty(len(codes), dtype=np.int64)
+        for code in range(len(names)):
+            where_code = np.flatnonzero(codes == code)
+            ids[where_code] = np.arange(1, len(where_code) + 1)
+        table = table.append_column(id_column, pa.array(ids))
+    elif len(tables) > 1:
+        # Ids need only be unique within a source; sources may reuse each other's ids.
+        _check_ids(table[id_column], id_column, "the combined input", codes)
+
+    order = pc.sort_indices(
+        pa.table({"src": pa.array(codes), "id": table[id_column]}),
+        sort_keys=[("src", "ascending"), ("id", "ascending")],
+    )
+    table = table.take(order)
+    codes = codes[order.to_numpy()]
+    return Records(
+        table=table,
+        ids=table[id_column].combine_chunks(),
+        source_codes=codes,
+        source_names=tuple(str(n) for n in names),
+        id_column=id_column,
+        generated_ids=generated,
+    )

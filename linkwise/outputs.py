@@ -1,0 +1,144 @@
+"""Outputs, written atomically: nothing half-written after an error or Ctrl-C.
+
+Every file of a run is first written into a hidden staging folder inside the
+output folder, and moved into place (``os.replace``, atomic on one file
+system) only when all of them are complete. The staging folder is removed
+whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .errors import OutputError
+
+OUTPUT_FILES = (
+    "clusters.parquet",
+    "pairs.parquet",
+    "model.json",
+    "settings.json",
+    "summary.json",
+    "clusters.csv",
+    "pairs.csv",
+)
+_STAGING_PREFIX = ".linkwise-staging-"
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a text file atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _os_error(path: Path, exc: OSError) -> OutputError:
+    if exc.errno == 28:
+        return OutputError(f"cannot write to '{path}': the disk is full; free some space or choose another folder")
+    return OutputError(f"cannot write to '{path}': {exc.strerror or exc}")
+
+
+class OutputWriter:
+    """Collects a run's files in a staging folder, then publishes them together."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out_dir))
+        self.names: list[str] = []
+
+    def _target(self, name: str) -> Path:
+        self.names.append(name)
+        return self.staging / name
+
+    def parquet(self, name: str, table: pa.Table) -> None:
+        pq.write_table(table, self._target(name), compression="zstd")
+
+    def csv(self, name: str, table: pa.Table) -> None:
+        pacsv.write_csv(table, self._target(name))
+
+    def json(self, name: str, document: Any) -> None:
+        self._target(name).write_text(json.dumps(document, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+    def publish(self) -> None:
+        for name in self.names:
+            os.replace(self.staging / name, self.out_dir / name)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def existing_outputs(out_dir: Path) -> list[str]:
+    """The linkwise output files already in a folder."""
+    return [name for name in OUTPUT_FILES if (out_dir / name).exists()]
+
+
+@contextmanager
+def staged_outputs(out_dir: str | Path, *, overwrite: bool = False):
+    """Context manager giving an :class:`OutputWriter`; files appear only on success.
+
+    Refuses a folder that already holds linkwise outputs unless ``overwrite``;
+    never touches files that linkwise did not write.
+    """
+    out_dir = Path(out_dir)
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise OutputError(f"output '{out_dir}' exists and is not a folder")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _os_error(out_dir, exc) from None
+    found = existing_outputs(out_dir)
+    if found and not overwrite:
+        raise OutputError(
+            f"output folder '{out_dir}' already holds results ({', '.join(found)}); "
+            "choose another folder or pass --overwrite"
+        )
+    try:
+        writer = OutputWriter(out_dir)
+    except OSError as exc:
+        raise _os_error(out_dir, exc) from None
+    try:
+        yield writer
+        if overwrite:
+            # Remove earlier outputs this run does not rewrite (e.g. an old pairs.csv).
+            for name in found:
+                if name not in writer.names:
+                    (out_dir / name).unlink(missing_ok=True)
+        writer.publish()
+    except OSError as exc:
+        raise _os_error(out_dir, exc) from None
+    finally:
+        shutil.rmtree(writer.staging, ignore_errors=True)
+
+
+def read_json(path: Path, what: str, loader: Callable[[str, str], Any] | None = None) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OutputError(f"'{path.parent}' holds no {what} ({path.name}); is it a linkwise output folder?") from None
+    if loader:
+        return loader(text, str(path))
+    return json.loads(text)

@@ -1,0 +1,255 @@
+"""The pipeline, flowing one way: ingest → prepare → block → compare → train → score → cluster.
+
+:func:`dedupe` and :func:`link` are the entry points; each stage lives in its
+own module and this one only passes data forward.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .blocking import analyse, candidate_pairs, check_budget, check_union_budget, first_rule, keys_table, rule_masks
+from .cluster import connected_components
+from .compare import ComparisonKernel, compare_pairs
+from .engines.base import get_engine
+from .errors import SettingsError
+from .ingest import Records, load_records
+from .model import model_from_document, read_model_document
+from .prepare import prepare
+from .progress import Reporter
+from .result import LinkResult
+from .score import match_probabilities, match_weights
+from .settings import Settings
+from .train import estimate_u, train
+
+
+def resolve_settings(settings: Any) -> Settings:
+    """Accept Settings, a mapping, or a path to a JSON/YAML file."""
+    if isinstance(settings, Settings):
+        return settings
+    if isinstance(settings, dict):
+        return Settings.from_dict(settings)
+    if isinstance(settings, (str, Path)):
+        return Settings.load(settings)
+    if settings is None:
+        raise SettingsError(
+            "no settings given: pass settings (a file, a mapping or a Settings), "
+            "for example examples/people_settings.json"
+        )
+    raise SettingsError(f"settings must be a Settings, a mapping or a file path, not {type(settings).__name__}")
+
+
+def _load_model(model: Any) -> tuple[dict, Settings]:
+    if isinstance(model, LinkResult):
+        doc = model.model_document()
+    elif isinstance(model, dict):
+        doc = model
+    else:
+        path = Path(model)
+        if path.is_dir():
+            path = path / "model.json"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            from .errors import ModelError
+
+            raise ModelError(f"model file '{path}' cannot be read") from None
+        doc = read_model_document(text, str(path))
+    return doc, Settings.from_dict(doc["settings"])
+
+
+def total_pairs(records: Records, link_type: str) -> float:
+    """Number of pairs the link type allows, before blocking."""
+    n = float(records.n)
+    if link_type != "link":
+        return n * (n - 1) / 2
+    sizes = np.bincount(records.source_codes).astype(float)
+    return float((sizes.sum() ** 2 - (sizes**2).sum()) / 2)
+
+
+def _describe_key(records: Records, keys: np.ndarray, settings: Settings):
+    """Map (rule, key code) to the readable key values, for advice about big blocks."""
+    from .standardise import apply_steps
+
+    def describe(rule: int, key: int) -> str:
+        first = int(np.flatnonzero(keys[rule] == key)[0])
+        parts = []
+        for k in settings.blocking_rules[rule].keys:
+            raw = records.table[k.column].slice(first, 1).combine_chunks()
+            value = apply_steps(raw, settings.steps_for(k.column) + k.standardise)[0].as_py()
+            parts.append(f"{k.column}={value!r}")
+        return ", ".join(parts)
+
+    return describe
+
+
+def run(
+    inputs: Any,
+    settings: Any = None,
+    *,
+    model: Any = None,
+    engine: Any = None,
+    link_type: str | None = None,
+    encoding: str | None = None,
+    match_threshold: float | None = None,
+    cluster_threshold: float | None = None,
+    progress: bool = False,
+    engine_options: dict | None = None,
+) -> LinkResult:
+    """Run the whole pipeline and return a :class:`LinkResult` (nothing is written)."""
+    model_doc = None
+    if model is not None:
+        model_doc, model_settings = _load_model(model)
+        settings = settings if settings is not None else model_settings
+    settings = resolve_settings(settings)
+    changes: dict[str, Any] = {}
+    if link_type is not None and link_type != settings.link_type:
+        changes["link_type"] = link_type
+    if match_threshold is not None:
+        changes["match_threshold"] = match_threshold
+    if cluster_threshold is not None:
+        changes["cluster_threshold"] = cluster_threshold
+    if changes:
+        settings = settings.with_options(**changes)
+
+    own_engine = not hasattr(engine, "candidate_pairs")
+    eng = get_engine(engine, **(engine_options or {})) if own_engine else engine
+    try:
+        with Reporter(show=progress) as reporter:
+            return _run(inputs, settings, eng, reporter, model_doc, encoding)
+    finally:
+        if own_engine:
+            eng.close()
+
+
+def _run(inputs: Any, settings: Settings, engine: Any, reporter: Reporter, model_doc: dict | None, encoding: str | None) -> LinkResult:
+    with reporter.stage("ingest"):
+        records = load_records(inputs, settings, engine=engine, encoding=encoding)
+    with reporter.stage("prepare"):
+        prepared, keys = prepare(records, settings)
+    with reporter.stage("block"):
+        table = keys_table(keys, records.source_codes)
+        describe = _describe_key(records, keys, settings)
+        reports = analyse(engine, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe, marginal=False)
+        check_budget(reports, settings.max_candidate_pairs)
+        if sum(r.pairs for r in reports) > settings.max_candidate_pairs:
+            reports = analyse(engine, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe)
+            check_union_budget(reports, settings.max_candidate_pairs)
+    kernels = [ComparisonKernel(p) for p in prepared]
+    lefts, rights, level_parts, mask_parts = [], [], [], []
+    with reporter.stage("compare", total=sum(r.pairs for r in reports)):
+        for left, right in candidate_pairs(engine, table, link_type=settings.link_type):
+            lefts.append(left)
+            rights.append(right)
+            level_parts.append(compare_pairs(kernels, left, right))
+            mask_parts.append(rule_masks(keys, left, right))
+            reporter.advance(len(left))
+        reporter.set_total(sum(len(x) for x in lefts))
+    n_comparisons = len(prepared)
+    left = np.concatenate(lefts) if lefts else np.empty(0, np.int64)
+    right = np.concatenate(rights) if rights else np.empty(0, np.int64)
+    levels = np.concatenate(level_parts) if level_parts else np.empty((0, n_comparisons), np.uint8)
+    masks = np.concatenate(mask_parts) if mask_parts else np.empty(0, np.uint32)
+    del lefts, rights, level_parts, mask_parts
+    made_by = np.bincount(first_rule(masks, len(settings.blocking_rules)), minlength=len(settings.blocking_rules) + 1)
+    reports = [
+        type(rep)(rep.rule, rep.pairs, int(made_by[r]), rep.largest_blocks) for r, rep in enumerate(reports)
+    ]
+    all_pairs = total_pairs(records, settings.link_type)
+
+    with reporter.stage("train"):
+        if model_doc is None:
+            u = estimate_u(kernels, prepared, settings, records.source_codes)
+            model, _, training = train(levels, masks, u, settings, total_pairs=all_pairs)
+        else:
+            model = model_from_document(model_doc, [c.n_levels for c in settings.comparisons], "model")
+            random_prior = float(model_doc.get("random_pair_prior", model.prior_))
+            candidate_prior = random_prior * all_pairs / max(len(left), 1)
+            model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
+            training = {"loaded_model": True}
+    with reporter.stage("score"):
+        weights = match_weights(model, prepared, levels, left)
+        probabilities = match_probabilities(weights)
+    with reporter.stage("cluster"):
+        linked = probabilities >= settings.cluster_threshold
+        clusters = connected_components(records.n, left[linked], right[linked])
+    return LinkResult(
+        settings=settings,
+        records=records,
+        model=model,
+        prepared=prepared,
+        left=left,
+        right=right,
+        levels=levels,
+        match_weight=weights,
+        match_probability=probabilities,
+        clusters=clusters,
+        blocking=reports,
+        training=training,
+        timings=dict(reporter.timings),
+        total_pairs=all_pairs,
+        inputs=_describe_inputs(inputs),
+    )
+
+
+def _describe_inputs(inputs: Any) -> list[str | None]:
+    from collections.abc import Mapping
+
+    if isinstance(inputs, Mapping):
+        inputs = list(inputs.values())
+    if not isinstance(inputs, (list, tuple)):
+        inputs = [inputs]
+    return [str(Path(x).resolve()) if isinstance(x, (str, Path)) else None for x in inputs]
+
+
+def dedupe(data: Any, settings: Any = None, **options: Any) -> LinkResult:
+    """Find the records of one table (or several, pooled) that refer to the same entity.
+
+    Parameters
+    ----------
+    data:
+        A CSV or Parquet path (file, glob or folder), a pandas or polars
+        DataFrame, or an Arrow table.
+    settings:
+        :class:`Settings`, a mapping, or a JSON/YAML file.
+    **options:
+        ``model`` (a model file or result to score with, without training),
+        ``engine``, ``encoding``, ``match_threshold``, ``cluster_threshold``,
+        ``progress``, ``engine_options``.
+
+    Examples
+    --------
+    >>> from linkwise import dedupe, datasets
+    >>> result = dedupe(datasets.people(2000), "examples/people_settings.json")  # doctest: +SKIP
+    >>> result.clusters().num_rows  # doctest: +SKIP
+    2000
+    """
+    return run(data, settings, link_type=None, **options)
+
+
+def link(*sources: Any, settings: Any = None, dedupe_sources: bool = False, **options: Any) -> LinkResult:
+    """Link records across two or more sources (pairs within a source are not made).
+
+    With ``dedupe_sources=True`` pairs within each source are made too
+    (link type ``link_and_dedupe``). Options are as for :func:`dedupe`.
+    """
+    if len(sources) == 1 and isinstance(sources[0], (list, tuple, dict)):
+        sources = sources[0]  # type: ignore[assignment]
+    if dedupe_sources:
+        link_type = "link_and_dedupe"
+    elif settings is not None and resolve_settings(settings).link_type == "link_and_dedupe":
+        link_type = "link_and_dedupe"
+    else:
+        link_type = "link"
+    return run(sources, settings, link_type=link_type, **options)
+
+
+def load_summary(out_dir: str | Path) -> dict:
+    path = Path(out_dir) / "summary.json"
+    from .outputs import read_json
+
+    return read_json(path, "run summary")
+

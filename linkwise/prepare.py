@@ -1,0 +1,140 @@
+"""Prepare: standardise the compared and blocked columns once, and dictionary-encode them.
+
+After this stage a record is a row of small integers: one code per compared
+column and one key per blocking rule. Later stages move integers, not strings,
+and compute each similarity once per distinct pair of values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from .ingest import Records
+from .settings import Comparison, Settings, Standardiser
+from .standardise import standardise_column
+
+
+@dataclass
+class PreparedComparison:
+    """One comparison's values, encoded.
+
+    ``values`` are the distinct standardised values of all the comparison's
+    columns (one shared, sorted dictionary, so values can be compared across
+    columns); ``codes[i, j]`` is record ``i``'s code in column ``j`` (-1 when
+    missing); ``tuple_codes[i]`` numbers record ``i``'s combination of values
+    (-1 when all are missing) and ``tuple_columns[t]`` gives the column codes
+    of combination ``t``.
+    """
+
+    comparison: Comparison
+    values: pa.Array
+    codes: np.ndarray
+    tuple_codes: np.ndarray
+    tuple_columns: np.ndarray
+    tf_frequencies: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.comparison.name
+
+    @property
+    def n_levels(self) -> int:
+        return self.comparison.n_levels
+
+
+class _Standardised:
+    """Memo of standardised, encoded columns: each (column, steps) is done once."""
+
+    def __init__(self, records: Records, settings: Settings) -> None:
+        self._records = records
+        self._settings = settings
+        self._done: dict[tuple[str, tuple[Standardiser, ...]], tuple[np.ndarray, pa.Array]] = {}
+
+    def get(self, column: str, extra: tuple[Standardiser, ...] = ()) -> tuple[np.ndarray, pa.Array]:
+        steps = self._settings.steps_for(column) + tuple(extra)
+        key = (column, steps)
+        if key not in self._done:
+            self._done[key] = standardise_column(self._records.table[column], steps)
+        return self._done[key]
+
+
+def _dense_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct rows of a small-int matrix; rows all -1 get -1.
+
+    Returns (row code per record, distinct rows), numbered in sorted order.
+    """
+    if codes.shape[1] == 1:
+        n_values = int(codes.max(initial=-1)) + 1
+        return codes[:, 0].astype(np.int64), np.arange(n_values, dtype=np.int32)[:, None]
+    # Fold the columns in one at a time, re-numbering after each so keys never overflow.
+    key = codes[:, 0].astype(np.int64) + 1
+    for j in range(1, codes.shape[1]):
+        key = key * (int(codes[:, j].max(initial=-1)) + 2) + (codes[:, j].astype(np.int64) + 1)
+        key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+    all_missing = (codes < 0).all(axis=1)
+    _, first, inverse = np.unique(key[~all_missing], return_index=True, return_inverse=True)
+    row_codes = np.full(len(codes), -1, dtype=np.int64)
+    row_codes[~all_missing] = inverse
+    columns = codes[~all_missing][first].astype(np.int32)
+    return row_codes, columns
+
+
+def _frequencies(codes: np.ndarray) -> np.ndarray:
+    """Relative frequency of each record's value among records that have one (NaN if missing)."""
+    valid = codes >= 0
+    counts = np.bincount(codes[valid], minlength=int(codes.max(initial=-1)) + 1)
+    out = np.full(len(codes), np.nan)
+    out[valid] = counts[codes[valid]] / max(int(valid.sum()), 1)
+    return out
+
+
+def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> PreparedComparison:
+    encoded = [standardised.get(col, comparison.standardise) for col in comparison.columns]
+    if len(encoded) == 1:
+        codes, values = encoded[0][0][:, None], encoded[0][1]
+    else:
+        # One shared dictionary across the columns, so that swapped values compare equal.
+        all_values = pa.chunked_array([v for _, v in encoded]).combine_chunks().unique()
+        import pyarrow.compute as pc
+
+        values = all_values.take(pc.sort_indices(all_values))
+        columns = []
+        for col_codes, col_values in encoded:
+            remap = pc.index_in(col_values, value_set=values).to_numpy(zero_copy_only=False).astype(np.int64)
+            columns.append(np.where(col_codes >= 0, np.append(remap, -1)[col_codes], -1))
+        codes = np.stack(columns, axis=1).astype(np.int32)
+    tuple_codes, tuple_columns = _dense_rows(codes)
+    prepared = PreparedComparison(comparison, values, codes, tuple_codes, tuple_columns)
+    for index, level in enumerate(comparison.levels, start=1):
+        if level.kind == "exact" and level.tf_adjust:
+            cols = level.columns or comparison.columns
+            positions = [comparison.columns.index(c) for c in cols]
+            if len(positions) == len(comparison.columns):
+                level_codes = tuple_codes
+            elif len(positions) == 1:
+                level_codes = codes[:, positions[0]].astype(np.int64)
+            else:
+                level_codes = _dense_rows(codes[:, positions])[0]
+            prepared.tf_frequencies[index] = _frequencies(level_codes)
+    return prepared
+
+
+def prepare(records: Records, settings: Settings) -> tuple[list[PreparedComparison], np.ndarray]:
+    """Encode every comparison and every blocking rule's key.
+
+    Returns the prepared comparisons and an int64 array of shape
+    (rules, records): the block key of each record under each rule, -1 when a
+    key field is missing.
+    """
+    standardised = _Standardised(records, settings)
+    comparisons = [prepare_comparison(c, standardised) for c in settings.comparisons]
+    keys = np.empty((len(settings.blocking_rules), records.n), dtype=np.int64)
+    for r, rule in enumerate(settings.blocking_rules):
+        parts = np.stack([standardised.get(k.column, k.standardise)[0] for k in rule.keys], axis=1)
+        row_codes, _ = _dense_rows(parts)
+        any_missing = (parts < 0).any(axis=1)
+        keys[r] = np.where(any_missing, -1, row_codes)
+    return comparisons, keys

@@ -1,0 +1,46 @@
+"""Score: a match weight and a probability for each candidate pair.
+
+The weight, in bits, is the prior's log-odds plus each comparison's
+``log2(m/u)`` at the pair's level, plus, on exact levels with term-frequency
+adjustment, ``log2(u0 / f)`` where ``f`` is the share of records holding the
+agreed value and ``u0`` the chance that two random records agree exactly:
+agreeing on a common name counts for less than on a rare one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import FellegiSunterModel, probability
+from .prepare import PreparedComparison
+
+
+def tf_adjustments(
+    model: FellegiSunterModel, prepared: list[PreparedComparison], levels: np.ndarray, left: np.ndarray
+) -> np.ndarray:
+    """The term-frequency part of each pair's weight, per comparison: shape (pairs, comparisons)."""
+    out = np.zeros(levels.shape, dtype=float)
+    for c, prep in enumerate(prepared):
+        for level, freqs in prep.tf_frequencies.items():
+            at_level = np.flatnonzero(levels[:, c] == level)
+            if not len(at_level):
+                continue
+            n_valid = np.count_nonzero(~np.isnan(freqs))
+            share = np.maximum(freqs[left[at_level]], 1.0 / max(n_valid, 1))
+            population_u = getattr(model, "tf_u_", model.u_)[c][level]
+            out[at_level, c] = np.log2(population_u / share)
+    return out
+
+
+def match_weights(
+    model: FellegiSunterModel, prepared: list[PreparedComparison], levels: np.ndarray, left: np.ndarray
+) -> np.ndarray:
+    """Total match weight of each pair, term-frequency adjustments included."""
+    weights = model.pattern_weights(levels)
+    if any(p.tf_frequencies for p in prepared):
+        weights += tf_adjustments(model, prepared, levels, left).sum(axis=1)
+    return weights
+
+
+def match_probabilities(weights: np.ndarray) -> np.ndarray:
+    return probability(weights)

@@ -1,0 +1,207 @@
+"""Standardisers: cleaning steps applied to a column's values before comparing.
+
+Each standardiser maps an Arrow string array to an Arrow string array of the
+same length; empty results become null. They run on the *distinct* values of a
+column (see :func:`standardise_column`), so even per-value Python steps such
+as phonetic keys cost little.
+
+>>> import pyarrow as pa
+>>> apply_steps(pa.array([" José  O'Brien "]), parse_steps(["fold_accents", "lower", "strip_punctuation", "trim"])).to_pylist()
+['jose obrien']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import date
+
+import jellyfish
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .settings import Standardiser, _parse_steps
+
+Step = Callable[[pa.Array, object], pa.Array]
+
+
+def parse_steps(spec: Sequence[object]) -> tuple[Standardiser, ...]:
+    """Parse standardiser specs such as ``["lower", {"first_n": 3}]``."""
+    return _parse_steps(list(spec), "standardise")
+
+
+def _per_value(fn: Callable[[str], str | None]) -> Step:
+    def step(values: pa.Array, _arg: object) -> pa.Array:
+        return pa.array([None if v is None else fn(v) for v in values.to_pylist()], type=pa.string())
+
+    return step
+
+
+def _regex(pattern: str, replacement: str) -> Step:
+    def step(values: pa.Array, _arg: object) -> pa.Array:
+        return pc.replace_substring_regex(values, pattern=pattern, replacement=replacement)
+
+    return step
+
+
+def _trim(values: pa.Array, _arg: object) -> pa.Array:
+    collapsed = pc.replace_substring_regex(values, pattern=r"\s+", replacement=" ")
+    return pc.utf8_trim_whitespace(collapsed)
+
+
+def _strip_punctuation(values: pa.Array, _arg: object) -> pa.Array:
+    # Apostrophes and dots join (O'Brien -> OBrien, St. -> St); other marks separate words.
+    joined = pc.replace_substring_regex(values, pattern=r"['’`.]", replacement="")
+    spaced = pc.replace_substring_regex(joined, pattern=r"[^\p{L}\p{N}\s]", replacement=" ")
+    return _trim(spaced, None)
+
+
+def _fold_accents(values: pa.Array, _arg: object) -> pa.Array:
+    decomposed = pc.utf8_normalize(values, form="NFKD")
+    return pc.replace_substring_regex(decomposed, pattern=r"\p{Mn}", replacement="")
+
+
+def _first_n(values: pa.Array, n: object) -> pa.Array:
+    return pc.utf8_slice_codeunits(values, start=0, stop=int(n))  # type: ignore[arg-type]
+
+
+def _last_n(values: pa.Array, n: object) -> pa.Array:
+    return pc.utf8_slice_codeunits(values, start=-int(n))  # type: ignore[arg-type]
+
+
+def _sort_tokens(value: str) -> str:
+    return " ".join(sorted(value.split()))
+
+
+def _email_local_part(value: str) -> str:
+    return value.split("@", 1)[0]
+
+
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"), ("dec", "december"),
+        ]
+    )
+    for m in names
+}
+_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_NUMERIC = re.compile(r"^(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{2}|\d{4})$")
+_DAY_MONTH_NAME = re.compile(r"^(\d{1,2})[-/. ]*([a-z]+)[-/., ]*(\d{4})$")
+_MONTH_NAME_DAY = re.compile(r"^([a-z]+)[-/. ]*(\d{1,2})(?:st|nd|rd|th)?[,. ]*(\d{4})$")
+
+
+def _iso(year: int, month: int, day: int) -> str | None:
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _century(year: int, digits: int) -> int:
+    # Two-digit years: 00-29 are read as 2000s, 30-99 as 1900s.
+    if digits == 2:
+        return year + (2000 if year < 30 else 1900)
+    return year
+
+
+def parse_date_value(value: str, order: str = "auto") -> str | None:
+    """Parse one date written in a common format into ``YYYY-MM-DD`` (None if invalid).
+
+    ``order`` resolves dates such as ``03/04/1980``: ``mdy``, ``dmy``, or
+    ``auto`` (month first unless the first number cannot be a month).
+
+    >>> parse_date_value("04/23/1980"), parse_date_value("23.04.1980"), parse_date_value("19800423")
+    ('1980-04-23', '1980-04-23', '1980-04-23')
+    """
+    text = value.strip().lower()
+    if not text:
+        return None
+    if order in ("auto", "ymd"):
+        m = _ISO.match(text) or _COMPACT.match(text)
+        if m:
+            return _iso(int(m[1]), int(m[2]), int(m[3]))
+    m = _NUMERIC.match(text)
+    if m:
+        a, b, year = int(m[1]), int(m[2]), _century(int(m[3]), len(m[3]))
+        if order == "dmy" or (order == "auto" and a > 12):
+            return _iso(year, b, a)
+        return _iso(year, a, b)
+    m = _DAY_MONTH_NAME.match(text)
+    if m and m[2] in _MONTHS:
+        return _iso(int(m[3]), _MONTHS[m[2]], int(m[1]))
+    m = _MONTH_NAME_DAY.match(text)
+    if m and m[1] in _MONTHS:
+        return _iso(int(m[3]), _MONTHS[m[1]], int(m[2]))
+    if order == "ymd":
+        return None
+    m = _ISO.match(text) or _COMPACT.match(text)
+    return _iso(int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def _parse_date(values: pa.Array, order: object) -> pa.Array:
+    order = str(order or "auto")
+    return pa.array(
+        [None if v is None else parse_date_value(v, order) for v in values.to_pylist()], type=pa.string()
+    )
+
+
+_STEPS: dict[str, Step] = {
+    "lower": lambda v, _: pc.utf8_lower(v),
+    "upper": lambda v, _: pc.utf8_upper(v),
+    "trim": _trim,
+    "remove_spaces": _regex(r"\s+", ""),
+    "strip_punctuation": _strip_punctuation,
+    "fold_accents": _fold_accents,
+    "digits_only": _regex(r"[^0-9]", ""),
+    "letters_only": _regex(r"[^\p{L}]", ""),
+    "first_n": _first_n,
+    "last_n": _last_n,
+    "soundex": _per_value(jellyfish.soundex),
+    "metaphone": _per_value(jellyfish.metaphone),
+    "nysiis": _per_value(jellyfish.nysiis),
+    "parse_date": _parse_date,
+    "email_local_part": _per_value(_email_local_part),
+    "sort_tokens": _per_value(_sort_tokens),
+}
+
+
+def apply_steps(values: pa.Array, steps: Sequence[Standardiser]) -> pa.Array:
+    """Apply standardisers in order to a string array; empty strings become null."""
+    if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+        values = pc.cast(values, pa.string())
+    for step in steps:
+        values = _STEPS[step.name](values, step.arg)
+    empty = pc.equal(pc.utf8_length(values), 0)
+    return pc.if_else(empty, pa.scalar(None, values.type), values)
+
+
+def standardise_column(column: pa.ChunkedArray | pa.Array, steps: Sequence[Standardiser]) -> tuple[np.ndarray, pa.Array]:
+    """Standardise a column and dictionary-encode it.
+
+    Returns ``(codes, values)``: an int32 code per row (-1 for null) and the
+    distinct standardised values, sorted, so that code ``k`` means ``values[k]``.
+    The same data in any row order gives the same codes.
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = pc.cast(column, pa.string())
+    encoded = pc.dictionary_encode(column)
+    raw_codes = encoded.indices.to_numpy(zero_copy_only=False)
+    raw_codes = np.where(encoded.is_null().to_numpy(zero_copy_only=False), -1, raw_codes).astype(np.int64)
+    cleaned = apply_steps(encoded.dictionary, steps)
+    # Re-encode the cleaned values: sorted distinct values, so codes do not depend on row order.
+    valid = cleaned.drop_null()
+    distinct = pc.unique(valid)
+    distinct = distinct.take(pc.sort_indices(distinct))
+    position = pc.index_in(cleaned, value_set=distinct).to_numpy(zero_copy_only=False)
+    position = np.where(np.isnan(position.astype(float)), -1, position).astype(np.int64)
+    lookup = np.append(position, -1)  # raw code -1 (null) maps to the last slot, -1
+    codes = lookup[raw_codes].astype(np.int32)
+    return codes, distinct.cast(pa.string())

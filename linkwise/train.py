@@ -1,0 +1,220 @@
+"""Train: u from random pairs and value frequencies, m and the prior by EM on pattern counts.
+
+Three steps, each on small tables of agreement-pattern counts:
+
+1. u of the population, from seeded random pairs (exact-match u from value
+   frequencies where possible). This u also scales term-frequency adjustments.
+2. A first m, rule by rule: the pairs each blocking rule makes agree on the
+   blocked fields far more often than random pairs do, so, as usual for
+   Fellegi–Sunter on blocked data, each rule's EM leaves out the comparisons of
+   its own fields, and the estimates are pooled.
+3. Final EM on all candidate pairs, m, u and the prior free, started from
+   steps 1 and 2. Its u is the u *among candidate pairs*: the non-matches that
+   blocking lets through (household members sharing an address, namesakes) agree
+   on far more than random pairs, and a u taken from random pairs would count
+   each shared address as near proof of identity.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
+from .model import ConvergenceWarning, FellegiSunterModel, _normalise
+from .prepare import PreparedComparison
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class PatternCounts:
+    """Distinct agreement patterns (rows of levels) and how many pairs show each."""
+
+    patterns: np.ndarray  # (n_patterns, n_comparisons) uint8
+    counts: np.ndarray  # (n_patterns,) float
+    inverse: np.ndarray  # pattern index of each pair
+
+    @classmethod
+    def of(cls, levels: np.ndarray, n_levels: list[int]) -> PatternCounts:
+        code = np.zeros(len(levels), dtype=np.int64)
+        for c, k in enumerate(n_levels):
+            code = code * k + levels[:, c]
+        distinct, inverse = dense_codes(code)
+        patterns = np.empty((len(distinct), len(n_levels)), dtype=np.uint8)
+        rest = distinct.copy()
+        for c in reversed(range(len(n_levels))):
+            patterns[:, c] = rest % n_levels[c]
+            rest //= n_levels[c]
+        counts = np.bincount(inverse, minlength=len(distinct)).astype(float)
+        return cls(patterns, counts, inverse)
+
+
+def fixed_parameters(settings: Settings) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per comparison, the m and u the user fixed (NaN where free)."""
+    fixed_m, fixed_u = [], []
+    for comp in settings.comparisons:
+        m = np.full(comp.n_levels, np.nan)
+        u = np.full(comp.n_levels, np.nan)
+        for i, level in enumerate(comp.levels, start=1):
+            if level.fixed_m is not None:
+                m[i] = level.fixed_m
+            if level.fixed_u is not None:
+                u[i] = level.fixed_u
+        fixed_m.append(m)
+        fixed_u.append(u)
+    return fixed_m, fixed_u
+
+
+def exact_u_from_frequencies(
+    prepared: PreparedComparison, source_codes: np.ndarray, link_type: str
+) -> float | None:
+    """P(two random records agree exactly | both have a value), from value counts.
+
+    Exact, with no sampling error, for a one-column comparison whose first level
+    is an exact match on it; None otherwise.
+    """
+    comp = prepared.comparison
+    if len(comp.columns) != 1 or comp.levels[0].kind != "exact" or comp.levels[0].columns not in (None, comp.columns):
+        return None
+    codes = prepared.tuple_codes
+    valid = codes >= 0
+    if link_type == "link":
+        sources = np.unique(source_codes)
+        n_values = len(prepared.tuple_columns)
+        per_source = [np.bincount(codes[valid & (source_codes == s)], minlength=n_values).astype(float) for s in sources]
+        totals = np.array([c.sum() for c in per_source])
+        agree = sum(per_source[i] @ per_source[j] for i in range(len(sources)) for j in range(i + 1, len(sources)))
+        pairs = sum(totals[i] * totals[j] for i in range(len(sources)) for j in range(i + 1, len(sources)))
+    else:
+        counts = np.bincount(codes[valid]).astype(float)
+        agree = float((counts * (counts - 1)).sum() / 2)
+        n = float(counts.sum())
+        pairs = n * (n - 1) / 2
+    return float(agree / pairs) if pairs > 0 else None
+
+
+def estimate_u(
+    kernels: list[ComparisonKernel],
+    prepared: list[PreparedComparison],
+    settings: Settings,
+    source_codes: np.ndarray,
+) -> list[np.ndarray]:
+    """u per level from seeded random pairs; exact-match u from value frequencies where possible."""
+    n = len(source_codes)
+    left, right = sample_pairs(
+        n, settings.training.u_sample_pairs, seed=settings.seed, source_codes=source_codes, link_type=settings.link_type
+    )
+    levels = compare_pairs(kernels, left, right)
+    _, fixed_u = fixed_parameters(settings)
+    u = []
+    for c, prep in enumerate(prepared):
+        k = prep.n_levels
+        counts = np.bincount(levels[:, c], minlength=k).astype(float)
+        # Half a pair of pseudo-count: a level never seen among random pairs is rare, not impossible.
+        counts[1:] += 0.5
+        exact = exact_u_from_frequencies(prep, source_codes, settings.link_type)
+        if exact is not None and np.isnan(fixed_u[c][1]):
+            rest = counts[2:].sum()
+            counts[1] = exact * rest / max(1.0 - exact, 1e-12)
+        u.append(_normalise(counts, fixed_u[c]))
+    return u
+
+
+def _excluded(settings: Settings) -> list[set[int]]:
+    """For each blocking rule, the comparisons that share a column with it."""
+    out = []
+    for rule in settings.blocking_rules:
+        cols = set(rule.columns)
+        out.append({c for c, comp in enumerate(settings.comparisons) if cols & set(comp.columns)})
+    return out
+
+
+def train(
+    levels: np.ndarray,
+    masks: np.ndarray,
+    u: list[np.ndarray],
+    settings: Settings,
+    *,
+    total_pairs: float,
+) -> tuple[FellegiSunterModel, PatternCounts, dict]:
+    """Estimate m (rule by rule) and the candidate-pair prior, with u held.
+
+    Returns the fitted model, the pattern counts of all candidate pairs and a
+    record of what was estimated where.
+    """
+    n_levels = [c.n_levels for c in settings.comparisons]
+    fixed_m, fixed_u = fixed_parameters(settings)
+    counts = PatternCounts.of(levels, n_levels)
+    excluded = _excluded(settings)
+    pooled = [np.zeros(k) for k in n_levels]
+    pooled_weight = np.zeros(len(n_levels))
+    per_rule = []
+    for r in range(len(settings.blocking_rules)):
+        in_rule = ((masks >> np.uint32(r)) & 1).astype(float)
+        rule_counts = np.bincount(counts.inverse, weights=in_rule, minlength=len(counts.patterns))
+        keep = rule_counts > 0
+        if rule_counts.sum() < 10 or len(excluded[r]) == len(n_levels):
+            per_rule.append({"rule": settings.blocking_rules[r].name, "pairs": int(rule_counts.sum()), "used": False})
+            continue
+        patterns = counts.patterns[keep].copy()
+        patterns[:, sorted(excluded[r])] = 0
+        model = FellegiSunterModel(
+            n_levels,
+            fixed_m=fixed_m,
+            fixed_u=fixed_u,
+            max_iterations=settings.training.em_max_iterations,
+            tolerance=settings.training.em_tolerance,
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(patterns, rule_counts[keep], u=u)
+        matches = model.prior_ * rule_counts.sum()
+        for c in range(len(n_levels)):
+            if c not in excluded[r]:
+                pooled[c] += matches * model.m_[c]
+                pooled_weight[c] += matches
+        per_rule.append(
+            {
+                "rule": settings.blocking_rules[r].name,
+                "pairs": int(rule_counts.sum()),
+                "used": True,
+                "estimated_matches": float(matches),
+                "iterations": model.n_iter_,
+                "converged": model.converged_ and not caught,
+                "left_out": [settings.comparisons[c].name for c in sorted(excluded[r])],
+            }
+        )
+
+    # Comparisons left out by every rule get m from EM on all candidate pairs.
+    missing = [c for c in range(len(n_levels)) if pooled_weight[c] <= 0]
+    start_m = [pooled[c] / pooled_weight[c] if pooled_weight[c] > 0 else None for c in range(len(n_levels))]
+    if missing:
+        fallback = FellegiSunterModel(
+            n_levels,
+            fixed_m=fixed_m,
+            fixed_u=fixed_u,
+            max_iterations=settings.training.em_max_iterations,
+            tolerance=settings.training.em_tolerance,
+        ).fit(counts.patterns, counts.counts, m=start_m, u=u)
+        for c in missing:
+            start_m[c] = fallback.m_[c]
+    m = [_normalise(np.asarray(x, float), f) for x, f in zip(start_m, fixed_m)]
+
+    fixed_prior = None
+    if settings.training.prior is not None:
+        n_candidates = max(float(counts.counts.sum()), 1.0)
+        fixed_prior = float(np.clip(settings.training.prior * total_pairs / n_candidates, 1e-9, 0.999))
+    final = FellegiSunterModel(
+        n_levels,
+        fixed_m=fixed_m,
+        fixed_u=fixed_u,
+        fixed_prior=fixed_prior,
+        max_iterations=settings.training.em_max_iterations,
+        tolerance=settings.training.em_tolerance,
+    ).fit(counts.patterns, counts.counts, m=m, u=u, estimate_u=True)
+    # Term-frequency adjustments scale the population's exact-match u, from random pairs.
+    final.tf_u_ = [np.asarray(x, float) for x in u]
+    info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
+    return final, counts, info
