@@ -147,7 +147,7 @@ class ComparisonKernel:
                 strings = self._strings()
                 fresh = cpdist(
                     strings[a[missing]], strings[b[missing]], scorer=_SIMILARITY[kind].normalized_similarity,
-                    workers=self._workers,
+                    workers=self._workers, dtype=np.float64,
                 )
             known[missing] = fresh
             memo[rows[missing]] = fresh
@@ -179,9 +179,14 @@ class ComparisonKernel:
             days, year, month, day = self._dates()
             if kind == "date_swap":
                 return (year[a] == year[b]) & (month[a] == day[b]) & (day[a] == month[b]) & (month[a] != month[b])
-            gap = np.abs(days[a] - days[b])
-            scale = {"days": 1.0, "months": 30.4375, "years": 365.25}[level.unit or "days"]
-            return gap / scale <= level.max + 1e-9
+            if (level.unit or "days") == "days":
+                return np.abs(days[a] - days[b]) <= level.max + 1e-9
+            # Calendar months: the later date is at most N months after the earlier one.
+            later_first = days[a] >= days[b]
+            hi, lo = np.where(later_first, a, b), np.where(later_first, b, a)
+            months = (year[hi] - year[lo]) * 12 + (month[hi] - month[lo])
+            limit = level.max * (12 if level.unit == "years" else 1)
+            return (months < limit) | ((months <= limit) & (day[hi] <= day[lo]))
         if kind in ("abs_diff", "rel_diff"):
             numbers = self._numbers()
             x, y = numbers[a], numbers[b]
@@ -259,20 +264,31 @@ def sample_pairs(
     source_codes: np.ndarray | None = None,
     link_type: str = "dedupe",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Random distinct record pairs (left < right), seeded; cross-source only in link mode."""
+    """Distinct random record pairs (left < right), seeded; cross-source only in link mode.
+
+    Returns all allowed pairs when there are no more than ``n_pairs`` of them.
+    """
     rng = np.random.default_rng(seed)
-    total_pairs = n_records * (n_records - 1) // 2
-    if total_pairs == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    if total_pairs <= n_pairs:
+    cross_only = link_type == "link" and source_codes is not None
+    if n_records * (n_records - 1) // 2 <= 4 * n_pairs:
         left, right = np.triu_indices(n_records, k=1)
-    else:
-        draw = int(n_pairs * 1.1) + 16
-        left = rng.integers(0, n_records, size=draw)
-        right = rng.integers(0, n_records, size=draw)
-    if link_type == "link" and source_codes is not None:
-        keep = source_codes[left] != source_codes[right]
-    else:
-        keep = left != right
-    left, right = left[keep][:n_pairs], right[keep][:n_pairs]
-    return np.minimum(left, right), np.maximum(left, right)
+        if cross_only:
+            keep = source_codes[left] != source_codes[right]
+            left, right = left[keep], right[keep]
+        if len(left) > n_pairs:
+            chosen = np.sort(rng.choice(len(left), size=n_pairs, replace=False))
+            left, right = left[chosen], right[chosen]
+        return left.astype(np.int64), right.astype(np.int64)
+    keys = np.empty(0, dtype=np.int64)
+    for _ in range(50):
+        draw = 2 * (n_pairs - len(keys)) + 16
+        a = rng.integers(0, n_records, size=draw)
+        b = rng.integers(0, n_records, size=draw)
+        keep = source_codes[a] != source_codes[b] if cross_only else a != b
+        lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+        keys = np.unique(np.concatenate([keys, lo * n_records + hi]))
+        if len(keys) >= n_pairs:
+            break
+    if len(keys) > n_pairs:
+        keys = np.sort(rng.choice(keys, size=n_pairs, replace=False))
+    return keys // n_records, keys % n_records

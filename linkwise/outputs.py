@@ -79,8 +79,32 @@ class OutputWriter:
         self._target(name).write_text(json.dumps(document, indent=2, default=_json_default) + "\n", encoding="utf-8")
 
     def publish(self) -> None:
-        for name in self.names:
-            os.replace(self.staging / name, self.out_dir / name)
+        """Swap the new files in for all earlier outputs, or roll back to them.
+
+        Earlier outputs are first moved aside into the staging folder; if moving
+        the new files in fails part-way, the new ones are taken out again and
+        the earlier ones put back, so the folder never mixes two runs.
+        """
+        previous = self.staging / ".previous"
+        previous.mkdir()
+        moved_aside: list[str] = []
+        placed: list[str] = []
+        try:
+            for name in existing_outputs(self.out_dir):
+                os.replace(self.out_dir / name, previous / name)
+                moved_aside.append(name)
+            for name in self.names:
+                os.replace(self.staging / name, self.out_dir / name)
+                placed.append(name)
+        except BaseException:
+            for name in placed:
+                try:
+                    os.replace(self.out_dir / name, self.staging / name)
+                except OSError:
+                    (self.out_dir / name).unlink(missing_ok=True)
+            for name in moved_aside:
+                os.replace(previous / name, self.out_dir / name)
+            raise
 
 
 def _json_default(value: Any) -> Any:
@@ -122,11 +146,7 @@ def staged_outputs(out_dir: str | Path, *, overwrite: bool = False):
         raise _os_error(out_dir, exc) from None
     try:
         yield writer
-        if overwrite:
-            # Remove earlier outputs this run does not rewrite (e.g. an old pairs.csv).
-            for name in found:
-                if name not in writer.names:
-                    (out_dir / name).unlink(missing_ok=True)
+        # Earlier outputs this run does not rewrite (e.g. an old pairs.csv) go too.
         writer.publish()
     except OSError as exc:
         raise _os_error(out_dir, exc) from None

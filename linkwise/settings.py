@@ -560,7 +560,10 @@ class Settings:
             raise SettingsError(f"settings file '{path}' does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(f"settings file '{path}' cannot be read: {exc}") from None
-        return cls.from_dict(parse_settings_text(text, str(path)))
+        spec = parse_settings_text(text, str(path))
+        if not isinstance(spec, Mapping):
+            raise SettingsError(f"settings file '{path}' must hold a mapping of setting names to values")
+        return cls.from_dict(spec)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -89,7 +89,7 @@ _MONTHS = {
     )
     for m in names
 }
-_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$")
+_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ t].*)?$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _NUMERIC = re.compile(r"^(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{2}|\d{4})$")
 _DAY_MONTH_NAME = re.compile(r"^(\d{1,2})[-/. ]*([a-z]+)[-/., ]*(\d{4})$")
@@ -126,7 +126,7 @@ def parse_date_value(value: str, order: str = "auto") -> str | None:
         m = _ISO.match(text) or _COMPACT.match(text)
         if m:
             return _iso(int(m[1]), int(m[2]), int(m[3]))
-    m = _NUMERIC.match(text)
+    m = _NUMERIC.match(text) if order != "ymd" else None
     if m:
         a, b, year = int(m[1]), int(m[2]), _century(int(m[3]), len(m[3]))
         if order == "dmy" or (order == "auto" and a > 12):

@@ -8,11 +8,13 @@ Three steps, each on small tables of agreement-pattern counts:
    blocked fields far more often than random pairs do, so, as usual for
    Fellegi–Sunter on blocked data, each rule's EM leaves out the comparisons of
    its own fields, and the estimates are pooled.
-3. Final EM on all candidate pairs, m, u and the prior free, started from
-   steps 1 and 2. Its u is the u *among candidate pairs*: the non-matches that
-   blocking lets through (household members sharing an address, namesakes) agree
-   on far more than random pairs, and a u taken from random pairs would count
-   each shared address as near proof of identity.
+3. Final EM on all candidate pairs for u and the prior, with m held from
+   step 2. Its u is the u *among candidate pairs*: the non-matches that
+   blocking lets through (household members sharing an address, namesakes)
+   agree on far more than random pairs, and a u taken from random pairs would
+   count each shared address as near proof of identity. m stays held because,
+   left free as well, EM on blocked pairs can settle on another split of the
+   data (e.g. "same postal code or not") instead of "same entity or not".
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ def train(
         fixed_prior=fixed_prior,
         max_iterations=settings.training.em_max_iterations,
         tolerance=settings.training.em_tolerance,
-    ).fit(counts.patterns, counts.counts, m=m, u=u, estimate_u=True)
+    ).fit(counts.patterns, counts.counts, m=m, u=u, estimate_m=False, estimate_u=True)
     # Term-frequency adjustments scale the population's exact-match u, from random pairs.
     final.tf_u_ = [np.asarray(x, float) for x in u]
     info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}

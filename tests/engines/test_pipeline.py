@@ -1,0 +1,202 @@
+"""End-to-end specification tests of the pipeline on the DuckDB engine.
+
+Synthetic people (``linkwise.datasets``) with the shipped example settings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import linkwise
+import linkwise.pipeline as pipeline
+from linkwise.datasets import people, people_link
+
+SETTINGS = Path(linkwise.__file__).parent / "data" / "people_settings.json"
+N_RECORDS = 2000
+SEED = 5
+OUTPUT_FILES = ("clusters.parquet", "pairs.parquet", "model.json")
+
+
+@pytest.fixture(scope="module")
+def data() -> pa.Table:
+    return people(N_RECORDS, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def result(data):
+    return linkwise.run(data, SETTINGS)
+
+
+def scored_pairs(result) -> dict[tuple[str, str], float]:
+    """(id, id) -> match weight, ids in sorted order within the pair."""
+    pairs = result.pairs_table()
+    out = {}
+    for id_l, id_r, weight in zip(
+        pairs["id_l"].to_pylist(), pairs["id_r"].to_pylist(), pairs["match_weight"].to_pylist()
+    ):
+        key = (min(id_l, id_r), max(id_l, id_r))
+        assert key not in out, f"pair {key} scored twice"
+        out[key] = weight
+    return out
+
+
+def partition(result) -> set[frozenset]:
+    clusters = result.clusters_table()
+    members = defaultdict(set)
+    for record_id, cluster_id in zip(clusters["id"].to_pylist(), clusters["cluster_id"].to_pylist()):
+        members[cluster_id].add(record_id)
+    return {frozenset(m) for m in members.values()}
+
+
+def assert_same_result(actual, expected) -> None:
+    actual_pairs, expected_pairs = scored_pairs(actual), scored_pairs(expected)
+    assert actual_pairs.keys() == expected_pairs.keys()
+    keys = sorted(expected_pairs)
+    np.testing.assert_allclose(
+        [actual_pairs[k] for k in keys], [expected_pairs[k] for k in keys], rtol=0, atol=1e-9
+    )
+    assert partition(actual) == partition(expected)
+
+
+# ------------------------------------------------------------------ the result itself
+def test_every_input_record_appears_exactly_once_in_the_clusters(data, result):
+    clusters = result.clusters_table()
+    ids = clusters["id"].to_pylist()
+    assert clusters.num_rows == N_RECORDS
+    assert Counter(ids) == Counter(data["record_id"].to_pylist())
+    sizes = Counter(clusters["cluster_id"].to_pylist())
+    assert clusters["cluster_size"].to_pylist() == [sizes[c] for c in clusters["cluster_id"].to_pylist()]
+    assert sorted(sizes) == list(range(len(sizes)))
+
+
+def test_clusters_are_the_connected_components_of_pairs_over_the_cluster_threshold(result):
+    threshold = result.settings.cluster_threshold
+    parent = list(range(result.records.n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for left, right, p in zip(result.left, result.right, result.match_probability):
+        if p >= threshold:
+            parent[root(int(left))] = root(int(right))
+    components = defaultdict(set)
+    for i in range(result.records.n):
+        components[root(i)].add(i)
+    clusters = defaultdict(set)
+    for i, label in enumerate(result.clusters):
+        clusters[int(label)].add(i)
+    assert {frozenset(c) for c in components.values()} == {frozenset(c) for c in clusters.values()}
+
+
+def test_deduplication_finds_the_true_clusters_well(result):
+    evaluation = result.evaluate("entity_id")
+    assert evaluation.cluster_pairs.f1 > 0.9
+    assert evaluation.scored_pairs.f1 > 0.9
+    assert evaluation.blocking_recall > 0.9
+
+
+def test_pairs_are_made_once_each_with_a_finite_weight_and_a_probability(result):
+    assert len(result.left) == len(set(zip(result.left.tolist(), result.right.tolist())))
+    assert (result.left < result.right).all()
+    assert np.isfinite(result.match_weight).all()
+    assert ((result.match_probability >= 0) & (result.match_probability <= 1)).all()
+
+
+# ------------------------------------------------------------------ determinism
+def test_shuffling_the_input_rows_gives_the_same_pairs_weights_and_clusters(data, result):
+    order = np.random.default_rng(99).permutation(data.num_rows)
+    shuffled = linkwise.run(data.take(pa.array(order)), SETTINGS)
+    assert_same_result(shuffled, result)
+
+
+def test_the_same_seed_gives_byte_identical_output_files(result, tmp_path):
+    again = linkwise.run(people(N_RECORDS, seed=SEED), SETTINGS)
+    first = result.write(tmp_path / "first")
+    second = again.write(tmp_path / "second")
+    for name in OUTPUT_FILES:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+# ------------------------------------------------------------------ other inputs
+def test_a_pandas_dataframe_gives_the_same_result_as_the_arrow_table(data, result):
+    pd = pytest.importorskip("pandas")
+    frame = data.to_pandas()
+    assert isinstance(frame, pd.DataFrame)
+    assert_same_result(linkwise.run(frame, SETTINGS), result)
+
+
+def test_a_polars_dataframe_gives_the_same_result_as_the_arrow_table(data, result):
+    pl = pytest.importorskip("polars")
+    frame = pl.from_arrow(data)
+    assert isinstance(frame, pl.DataFrame)
+    assert_same_result(linkwise.run(frame, SETTINGS), result)
+
+
+# ------------------------------------------------------------------ linking
+@pytest.fixture(scope="module")
+def link_tables():
+    return people_link(N_RECORDS, seed=SEED)
+
+
+def test_link_makes_only_cross_source_pairs(link_tables):
+    a, b = link_tables
+    linked = linkwise.link(a, b, settings=SETTINGS)
+    assert linked.settings.link_type == "link"
+    sources = linked.records.source_codes
+    assert len(linked.left) > 0
+    assert (sources[linked.left] != sources[linked.right]).all()
+    pairs = linked.pairs_table()
+    assert pairs.num_rows == len(linked.left)
+    assert all(l != r for l, r in zip(pairs["source_l"].to_pylist(), pairs["source_r"].to_pylist()))
+    assert linked.evaluate("entity_id").cluster_pairs.f1 > 0.9
+
+
+# ------------------------------------------------------------------ reusing a model
+@pytest.fixture
+def no_training(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the pipeline trained although a model was given")
+
+    monkeypatch.setattr(pipeline, "train", refuse)
+    monkeypatch.setattr(pipeline, "estimate_u", refuse)
+
+
+def test_a_written_model_scores_the_same_data_with_the_same_weights_without_retraining(
+    data, result, tmp_path, no_training
+):
+    out = result.write(tmp_path / "run")
+    rescored = linkwise.run(data, model=out / "model.json")
+    assert rescored.training == {"loaded_model": True}
+    assert_same_result(rescored, result)
+    written = json.loads((out / "model.json").read_text(encoding="utf-8"))
+    again = rescored.model_document()
+    assert again["comparisons"] == written["comparisons"]
+    assert again["random_pair_prior"] == pytest.approx(written["random_pair_prior"], rel=1e-12)
+
+
+def test_a_model_folder_can_be_given_instead_of_its_model_file(data, result, tmp_path, no_training):
+    out = result.write(tmp_path / "run")
+    rescored = linkwise.run(data, model=out)
+    np.testing.assert_allclose(rescored.match_weight, result.match_weight, rtol=0, atol=1e-9)
+
+
+def test_a_result_can_be_given_as_the_model_to_score_with(data, result, no_training):
+    rescored = linkwise.run(data, model=result)
+    assert rescored.training == {"loaded_model": True}
+    assert_same_result(rescored, result)
+
+
+def test_a_written_model_scores_new_data_without_retraining(result, tmp_path, no_training):
+    out = result.write(tmp_path / "run")
+    fresh = linkwise.run(people(N_RECORDS, seed=SEED + 1), model=out / "model.json")
+    assert fresh.training == {"loaded_model": True}
+    assert fresh.evaluate("entity_id").cluster_pairs.f1 > 0.9
