@@ -110,7 +110,7 @@ def first_rule(masks: np.ndarray, n_rules: int) -> np.ndarray:
 
 def candidate_pairs(engine, table: pa.Table, *, link_type: str, on_batch: Callable[[int], None] | None = None):
     """Yield candidate pairs as (left, right) int64 numpy batches, left < right."""
-    for batch in engine.candidate_pairs(table, link_type=link_type, batch_rows=2_000_000):
+    for batch in engine.candidate_pairs(table, link_type=link_type, batch_rows=20_000_000):
         left = batch.column(0).to_numpy().astype(np.int64)
         right = batch.column(1).to_numpy().astype(np.int64)
         if on_batch:

@@ -148,19 +148,35 @@ def _string_columns(table: pa.Table, keep: str | None) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-def _check_ids(ids: pa.ChunkedArray | pa.Array, column: str, where: str, per_source: np.ndarray) -> None:
-    nulls = ids.null_count
-    if nulls:
-        raise InputError(f"{where}: id column '{column}' has {nulls} empty value(s); every record needs an id")
-    keys = pa.table({"s": pa.array(per_source), "id": ids})
-    counts = keys.group_by(["s", "id"]).aggregate([("id", "count")])
-    dup = counts.filter(pc.greater(counts["id_count"], 1))
-    if dup.num_rows:
-        first = ", ".join(repr(v) for v in dup["id"].slice(0, 5).to_pylist())
+def _check_ids_present(ids: pa.ChunkedArray | pa.Array, column: str, where: str) -> None:
+    if ids.null_count:
         raise InputError(
-            f"{where}: id column '{column}' is not unique: {dup.num_rows} id(s) occur more than once "
+            f"{where}: id column '{column}' has {ids.null_count} empty value(s); every record needs an id"
+        )
+
+
+def _check_ids_unique(sorted_ids: pa.Array, sorted_codes: np.ndarray, column: str, where: str) -> None:
+    """Ids sorted within sources: a repeat is equal to its predecessor in the same source."""
+    if len(sorted_ids) < 2:
+        return
+    same_id = pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, len(sorted_ids) - 1))
+    repeated = same_id.to_numpy(zero_copy_only=False) & (sorted_codes[1:] == sorted_codes[:-1])
+    if repeated.any():
+        positions = np.flatnonzero(repeated) + 1
+        duplicated = pc.unique(sorted_ids.take(pa.array(positions)))
+        first = ", ".join(repr(v) for v in duplicated.slice(0, 5).to_pylist())
+        raise InputError(
+            f"{where}: id column '{column}' is not unique: {len(duplicated)} id(s) occur more than once "
             f"(first: {first}). Give a unique id column, or none to number the records"
         )
+
+
+def _source_labels(table: pa.Table, settings: Settings, name: str) -> pa.Array:
+    """The source of each row, dictionary-encoded."""
+    if settings.source_column and settings.source_column in table.column_names:
+        labels = pc.fill_null(pc.cast(table[settings.source_column], pa.string()), "").combine_chunks()
+        return pc.dictionary_encode(labels)
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(table.num_rows, np.int32)), pa.array([name]))
 
 
 def load_records(
@@ -179,8 +195,7 @@ def load_records(
     named = _normalise_inputs(inputs)
     id_column = settings.unique_id_column
     tables: list[pa.Table] = []
-    source_labels: list[np.ndarray] = []
-    source_names: list[str] = []
+    labels: list[pa.DictionaryArray] = []
     for name, data in named:
         where = f"input '{data}'" if isinstance(data, (str, Path)) else f"input '{name}'"
         table = to_arrow(data, where=where, engine=engine, encoding=encoding)
@@ -188,26 +203,19 @@ def load_records(
             raise InputError(f"{where} has no columns")
         if table.num_rows == 0:
             raise InputError(f"{where} has a header but no rows")
-        if id_column is not None and id_column not in table.column_names:
-            raise InputError(
-                f"{where}: id column '{id_column}' is missing.{did_you_mean(id_column, table.column_names)}"
-                f" Available columns: {', '.join(table.column_names)}"
-            )
-        settings.check_columns(table.column_names, source=where)
-        if settings.source_column and settings.source_column in table.column_names:
-            labels = pc.fill_null(pc.cast(table[settings.source_column], pa.string()), "").to_numpy(
-                zero_copy_only=False
-            )
-            labels = np.asarray(labels, dtype=object)
-        else:
-            labels = np.full(table.num_rows, name, dtype=object)
         if id_column is not None:
-            _check_ids(table[id_column], id_column, where, labels.astype(str))
+            if id_column not in table.column_names:
+                raise InputError(
+                    f"{where}: id column '{id_column}' is missing.{did_you_mean(id_column, table.column_names)}"
+                    f" Available columns: {', '.join(table.column_names)}"
+                )
+            _check_ids_present(table[id_column], id_column, where)
+        settings.check_columns(table.column_names, source=where)
         tables.append(_string_columns(table, id_column))
-        source_labels.append(labels)
-        source_names.append(name)
+        labels.append(_source_labels(table, settings, name))
 
-    if settings.link_type == "link" and len({s for labels in source_labels for s in set(labels)}) < 2:
+    names = sorted({str(v) for label in labels for v in label.dictionary.to_pylist()})
+    if settings.link_type == "link" and len(names) < 2:
         raise InputError(
             "link needs two or more sources: give two or more inputs, or a 'source_column' that tells the sources apart"
         )
@@ -221,9 +229,16 @@ def load_records(
         table = pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         table = pa.concat_tables([_string_columns(t, None) for t in tables], promote_options="permissive")
-    labels = np.concatenate(source_labels)
-    names, codes = np.unique(labels.astype(str), return_inverse=True)
-    codes = codes.astype(np.int16)
+    # Source codes number the sorted source names.
+    position = {n: i for i, n in enumerate(names)}
+    codes = np.concatenate(
+        [
+            np.array([position[str(v)] for v in label.dictionary.to_pylist()], dtype=np.int16)[
+                label.indices.to_numpy(zero_copy_only=False)
+            ]
+            for label in labels
+        ]
+    )
 
     generated = id_column is None
     if generated:
@@ -236,9 +251,6 @@ def load_records(
             where_code = np.flatnonzero(codes == code)
             ids[where_code] = np.arange(1, len(where_code) + 1)
         table = table.append_column(id_column, pa.array(ids))
-    elif len(tables) > 1:
-        # Ids need only be unique within a source; sources may reuse each other's ids.
-        _check_ids(table[id_column], id_column, "the combined input", codes)
 
     order = pc.sort_indices(
         pa.table({"src": pa.array(codes), "id": table[id_column]}),
@@ -246,11 +258,15 @@ def load_records(
     )
     table = table.take(order)
     codes = codes[order.to_numpy()]
+    ids = table[id_column].combine_chunks()
+    if not generated:
+        where = f"input '{named[0][1]}'" if len(named) == 1 and isinstance(named[0][1], (str, Path)) else "the input"
+        _check_ids_unique(ids, codes, id_column, where)
     return Records(
         table=table,
-        ids=table[id_column].combine_chunks(),
+        ids=ids,
         source_codes=codes,
-        source_names=tuple(str(n) for n in names),
+        source_names=tuple(names),
         id_column=id_column,
         generated_ids=generated,
     )

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from .ingest import Records
 from .settings import Comparison, Settings, Standardiser
-from .standardise import standardise_column
+from .standardise import encode_column, redundant, restandardise
 
 
 @dataclass
@@ -46,18 +46,41 @@ class PreparedComparison:
 
 
 class _Standardised:
-    """Memo of standardised, encoded columns: each (column, steps) is done once."""
+    """Memo of standardised, encoded columns.
+
+    Each column is dictionary-encoded once; its column-level standardisers run
+    once on its distinct values; extra steps of a comparison or blocking key run
+    on those cleaned distinct values, skipping steps that would change nothing.
+    """
 
     def __init__(self, records: Records, settings: Settings) -> None:
         self._records = records
         self._settings = settings
+        self._raw: dict[str, tuple[np.ndarray, pa.Array]] = {}
         self._done: dict[tuple[str, tuple[Standardiser, ...]], tuple[np.ndarray, pa.Array]] = {}
 
-    def get(self, column: str, extra: tuple[Standardiser, ...] = ()) -> tuple[np.ndarray, pa.Array]:
-        steps = self._settings.steps_for(column) + tuple(extra)
+    def _base(self, column: str) -> tuple[np.ndarray, pa.Array]:
+        steps = self._settings.steps_for(column)
         key = (column, steps)
         if key not in self._done:
-            self._done[key] = standardise_column(self._records.table[column], steps)
+            if column not in self._raw:
+                self._raw[column] = encode_column(self._records.table[column])
+            self._done[key] = restandardise(*self._raw[column], steps)
+        return self._done[key]
+
+    def get(self, column: str, extra: tuple[Standardiser, ...] = ()) -> tuple[np.ndarray, pa.Array]:
+        applied = list(self._settings.steps_for(column))
+        needed = []
+        for step in extra:
+            if not redundant(step, applied):
+                needed.append(step)
+            applied.append(step)
+        base = self._base(column)
+        if not needed:
+            return base
+        key = (column, self._settings.steps_for(column) + tuple(needed))
+        if key not in self._done:
+            self._done[key] = restandardise(*base, needed)
         return self._done[key]
 
 
@@ -133,8 +156,22 @@ def prepare(records: Records, settings: Settings) -> tuple[list[PreparedComparis
     comparisons = [prepare_comparison(c, standardised) for c in settings.comparisons]
     keys = np.empty((len(settings.blocking_rules), records.n), dtype=np.int64)
     for r, rule in enumerate(settings.blocking_rules):
-        parts = np.stack([standardised.get(k.column, k.standardise)[0] for k in rule.keys], axis=1)
-        row_codes, _ = _dense_rows(parts)
-        any_missing = (parts < 0).any(axis=1)
-        keys[r] = np.where(any_missing, -1, row_codes)
+        encoded = [standardised.get(k.column, k.standardise) for k in rule.keys]
+        keys[r] = _block_key(np.stack([codes for codes, _ in encoded], axis=1), [len(v) for _, v in encoded])
     return comparisons, keys
+
+
+def _block_key(parts: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """One int64 key per record from the codes of a rule's columns; -1 if any is missing.
+
+    Keys need only be equal exactly when all parts are equal, so a mixed-radix
+    number does when it fits in 62 bits; otherwise the rows are numbered.
+    """
+    any_missing = (parts < 0).any(axis=1)
+    if float(np.prod([max(s, 1) for s in sizes], dtype=float)) < 2.0**62:
+        key = np.zeros(len(parts), dtype=np.int64)
+        for j, size in enumerate(sizes):
+            key = key * max(size, 1) + parts[:, j]
+    else:
+        key = _dense_rows(parts)[0]
+    return np.where(any_missing, -1, key)

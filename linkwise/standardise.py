@@ -181,27 +181,59 @@ def apply_steps(values: pa.Array, steps: Sequence[Standardiser]) -> pa.Array:
     return pc.if_else(empty, pa.scalar(None, values.type), values)
 
 
-def standardise_column(column: pa.ChunkedArray | pa.Array, steps: Sequence[Standardiser]) -> tuple[np.ndarray, pa.Array]:
-    """Standardise a column and dictionary-encode it.
+def encode_column(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Dictionary-encode a column as text: (int32 code per row, -1 for null; distinct values).
 
-    Returns ``(codes, values)``: an int32 code per row (-1 for null) and the
-    distinct standardised values, sorted, so that code ``k`` means ``values[k]``.
-    The same data in any row order gives the same codes.
+    The distinct values are in order of first appearance; see :func:`restandardise`
+    for sorted ones.
     """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = pc.cast(column, pa.string())
     encoded = pc.dictionary_encode(column)
-    raw_codes = encoded.indices.to_numpy(zero_copy_only=False)
-    raw_codes = np.where(encoded.is_null().to_numpy(zero_copy_only=False), -1, raw_codes).astype(np.int64)
-    cleaned = apply_steps(encoded.dictionary, steps)
-    # Re-encode the cleaned values: sorted distinct values, so codes do not depend on row order.
-    valid = cleaned.drop_null()
-    distinct = pc.unique(valid)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    if encoded.null_count:
+        codes = np.where(encoded.is_null().to_numpy(zero_copy_only=False), -1, codes)
+    return codes.astype(np.int32), encoded.dictionary.cast(pa.string())
+
+
+def restandardise(codes: np.ndarray, values: pa.Array, steps: Sequence[Standardiser]) -> tuple[np.ndarray, pa.Array]:
+    """Apply ``steps`` to an encoded column's distinct values and re-encode.
+
+    Returns ``(codes, values)``: an int32 code per row (-1 for null) and the
+    distinct standardised values, sorted, so that code ``k`` means
+    ``values[k]`` and the same data in any row order gives the same codes.
+    """
+    cleaned = apply_steps(values, steps)
+    distinct = pc.unique(cleaned.drop_null())
     distinct = distinct.take(pc.sort_indices(distinct))
-    position = pc.index_in(cleaned, value_set=distinct).to_numpy(zero_copy_only=False)
-    position = np.where(np.isnan(position.astype(float)), -1, position).astype(np.int64)
-    lookup = np.append(position, -1)  # raw code -1 (null) maps to the last slot, -1
-    codes = lookup[raw_codes].astype(np.int32)
-    return codes, distinct.cast(pa.string())
+    position = pc.index_in(cleaned, value_set=distinct)
+    position = pc.fill_null(position, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    lookup = np.append(position, np.int32(-1))  # code -1 (null) maps to the last slot, -1
+    return lookup[codes], distinct.cast(pa.string())
+
+
+def standardise_column(column: pa.ChunkedArray | pa.Array, steps: Sequence[Standardiser]) -> tuple[np.ndarray, pa.Array]:
+    """Standardise a column and dictionary-encode it (see :func:`restandardise`)."""
+    return restandardise(*encode_column(column), steps)
+
+
+# Steps whose result each of these steps leaves unchanged (so repeating them is a no-op).
+_PROPERTY_STEPS = {
+    "lower", "upper", "trim", "remove_spaces", "strip_punctuation", "fold_accents", "digits_only", "letters_only",
+}
+_BREAKS = {"lower": {"upper"}, "upper": {"lower"}}
+
+
+def redundant(step: Standardiser, applied: Sequence[Standardiser]) -> bool:
+    """True when ``step`` would change nothing after the ``applied`` chain.
+
+    A cleaning step such as ``lower`` is redundant if it was applied already
+    and only cleaning steps that keep its effect came after it.
+    """
+    if step.name not in _PROPERTY_STEPS or step not in applied:
+        return False
+    last = max(i for i, s in enumerate(applied) if s == step)
+    later = applied[last + 1 :]
+    return all(s.name in _PROPERTY_STEPS and s.name not in _BREAKS.get(step.name, ()) for s in later)

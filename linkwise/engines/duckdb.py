@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..errors import InputError
 from .base import BlockStats
@@ -54,7 +55,10 @@ class DuckDBEngine:
         self._registered: dict[int, tuple[str, pa.Table]] = {}
 
     # -- reading ------------------------------------------------------------
-    def read(self, path: str, *, file_format: str, encoding: str | None = None) -> pa.Table:
+    def read(self, path: str | list[str], *, file_format: str, encoding: str | None = None) -> pa.Table:
+        if file_format == "parquet" and isinstance(path, str):
+            # One Parquet file: Arrow's multithreaded reader is the fastest way into Arrow.
+            return pq.read_table(path)
         if file_format == "parquet":
             sql = "SELECT * FROM read_parquet($path, union_by_name = true)"
             params: dict[str, object] = {"path": path}
