@@ -9,7 +9,8 @@ Each tool runs in its own process on the same Parquet file: linkwise through its
 with linkwise/data/people_settings.json, Splink 5.0.0 through splink_run.py inside
 benchmarks/.venv-splink (created and filled with ``pip install splink==5.0.0`` on
 first use). For each tool it measures the process's wall time, its stages, its peak
-resident memory (from ``wait4``), and, afterwards and untimed, with
+resident memory, its CPU time and that of anything else running meanwhile, and,
+afterwards and untimed, with
 :func:`linkwise.evaluate.evaluate`: candidate pairs, blocking recall, pairwise
 precision/recall/F1 of the scored pairs and of the clusters, and B-cubed F1. Prints a
 side-by-side table with Splink/linkwise ratios and writes
@@ -23,6 +24,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -76,18 +78,46 @@ def ensure_splink_venv() -> Path:
 
 
 # ------------------------------------------------------------------------------ runs
-def timed(cmd: list[str], work: Path) -> tuple[float, float, str]:
-    """Run ``cmd`` (output to files in ``work``); return (wall s, peak resident MB, stdout)."""
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds this process has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], work: Path) -> dict:
+    """Run ``cmd`` (output to files in ``work``); return its wall seconds, peak resident MB,
+    CPU seconds, stdout, and the CPU seconds other processes used meanwhile (should be ~0).
+
+    The peak is the kernel's high-water mark of the process's own memory (VmHWM), polled
+    every 20 ms; ``ru_maxrss`` would also count the parent's pages at fork."""
     with open(work / "stdout.txt", "w+") as out, open(work / "stderr.txt", "w+") as err:
-        start = time.perf_counter()
-        pid = subprocess.Popen(cmd, stdout=out, stderr=err).pid
-        _, status, usage = os.wait4(pid, 0)  # rusage of this child alone
+        busy, mine, start = busy_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
+        pid, peak_kb = subprocess.Popen(cmd, stdout=out, stderr=err).pid, 0
+        while True:
+            try:
+                status_text = Path(f"/proc/{pid}/status").read_text()
+                peak_kb = max(peak_kb, int(status_text.split("VmHWM:")[1].split()[0]))
+            except (OSError, IndexError):  # exiting: no memory map any more
+                pass
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.02)
         seconds = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status):
             err.seek(0)
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.read()[-4000:]}")
         out.seek(0)
-        return seconds, usage.ru_maxrss / 1024, out.read()
+        other = busy_cpu_seconds() - busy - (own_cpu_seconds() - mine) - usage.ru_utime - usage.ru_stime
+        return {"wall_seconds": seconds, "peak_rss_mb": peak_kb / 1024,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "other_processes_cpu_seconds": max(0.0, round(other, 1)), "stdout": out.read()}
 
 
 def run_linkwise(data: Path, work: Path, args: argparse.Namespace) -> dict:
@@ -96,28 +126,26 @@ def run_linkwise(data: Path, work: Path, args: argparse.Namespace) -> dict:
     settings["unique_id_column"] = args.id
     (work / "settings.json").write_text(json.dumps(settings))
     out = work / "out"
-    seconds, rss, _ = timed([sys.executable, "-m", "linkwise", "dedupe", str(data), "-o", str(out),
-                             "--settings", str(work / "settings.json"), "-q", "--overwrite"], work)
+    run = timed([sys.executable, "-m", "linkwise", "dedupe", str(data), "-o", str(out),
+                 "--settings", str(work / "settings.json"), "-q", "--overwrite"], work)
     summary = json.loads((out / "summary.json").read_text())
     import linkwise
-    return {"version": linkwise.__version__, "wall_seconds": seconds, "peak_rss_mb": rss,
-            "stage_seconds": summary["seconds"],
-            "match_threshold": summary["match_threshold"],
-            "cluster_threshold": summary["cluster_threshold"],
-            "pairs": out / "pairs.parquet", "clusters": out / "clusters.parquet"}
+    return run | {"version": linkwise.__version__, "stage_seconds": summary["seconds"],
+                  "match_threshold": summary["match_threshold"],
+                  "cluster_threshold": summary["cluster_threshold"],
+                  "pairs": out / "pairs.parquet", "clusters": out / "clusters.parquet"}
 
 
 def run_splink(data: Path, work: Path, args: argparse.Namespace) -> dict:
     """Dedupe with Splink in its own venv; return timings, thresholds and output paths."""
     python = ensure_splink_venv()
-    seconds, rss, stdout = timed([str(python), str(HERE / "splink_run.py"), "--data", str(data),
-                                  "--id", args.id, "--out", str(work), "--u-pairs", str(args.splink_u_pairs),
-                                  "--cluster-threshold", str(SPLINK_CLUSTER_THRESHOLD)], work)
-    report = json.loads(stdout.strip().splitlines()[-1])
-    return {"version": report["version"], "wall_seconds": seconds, "peak_rss_mb": rss,
-            "stage_seconds": report["seconds"], "match_threshold": SPLINK_MATCH_THRESHOLD,
-            "cluster_threshold": SPLINK_CLUSTER_THRESHOLD,
-            "pairs": work / "pairs.parquet", "clusters": work / "clusters.parquet"}
+    run = timed([str(python), str(HERE / "splink_run.py"), "--data", str(data), "--id", args.id,
+                 "--out", str(work), "--u-pairs", str(args.splink_u_pairs),
+                 "--cluster-threshold", str(SPLINK_CLUSTER_THRESHOLD)], work)
+    report = json.loads(run["stdout"].strip().splitlines()[-1])
+    return run | {"version": report["version"], "stage_seconds": report["seconds"],
+                  "match_threshold": SPLINK_MATCH_THRESHOLD, "cluster_threshold": SPLINK_CLUSTER_THRESHOLD,
+                  "pairs": work / "pairs.parquet", "clusters": work / "clusters.parquet"}
 
 
 # ------------------------------------------------------------------------------ accuracy
@@ -133,16 +161,17 @@ def score(run: dict, ids: pa.ChunkedArray, truth: np.ndarray) -> dict:
 
     clusters_table = pq.read_table(run["clusters"], columns=["id", "cluster_id"])
     clusters = np.full(len(ids), -1, np.int64)
-    clusters[index(clusters_table["id"])] = pc.dictionary_encode(clusters_table["cluster_id"]).combine_chunks().indices.to_numpy()
+    labels = pc.dictionary_encode(clusters_table["cluster_id"]).combine_chunks().indices
+    clusters[index(clusters_table["id"])] = labels.to_numpy()
     pairs = pq.read_table(run["pairs"], columns=["id_l", "id_r", "match_probability"])
     ev = evaluate(truth=truth, clusters=clusters, pair_left=index(pairs["id_l"]), pair_right=index(pairs["id_r"]),
                   pair_probability=pairs["match_probability"].to_numpy(), threshold=run["match_threshold"]).to_dict()
-    strip = ("precision", "recall", "f1")
+    prf = ("precision", "recall", "f1")
     return {
         "candidate_pairs": ev["counts"]["candidate_pairs"],
         "blocking_recall": ev["blocking_recall"],
-        "scored_pairs": {"threshold": run["match_threshold"], **{k: ev["scored_pairs"][k] for k in strip}},
-        "cluster_pairs": {"threshold": run["cluster_threshold"], **{k: ev["cluster_pairs"][k] for k in strip}},
+        "scored_pairs": {"threshold": run["match_threshold"], **{k: ev["scored_pairs"][k] for k in prf}},
+        "cluster_pairs": {"threshold": run["cluster_threshold"], **{k: ev["cluster_pairs"][k] for k in prf}},
         "bcubed_f1": ev["bcubed"]["f1"],
         "clusters": ev["counts"]["clusters"],
         "true_pairs": ev["counts"]["true_pairs"],
@@ -162,6 +191,8 @@ def table(result: dict) -> str:
 
     row("wall time, end to end (s)", lambda r: r["wall_seconds"], ".1f", True)
     row("peak memory (MB)", lambda r: r["peak_rss_mb"], ",.0f", True)
+    row("CPU time (s)", lambda r: r["cpu_seconds"], ".1f", True)
+    row("other processes' CPU (s)", lambda r: r["other_processes_cpu_seconds"], ".1f")
     row("candidate pairs", lambda r: r["candidate_pairs"], ",d")
     row("blocking recall", lambda r: r["blocking_recall"], ".4f")
     for key, label in (("scored_pairs", "scored pairs"), ("cluster_pairs", "cluster pairs")):
@@ -184,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--records", type=int, default=10_000, help="records from linkwise.datasets.people (default 10000)")
     source.add_argument("--people-py-records", type=int, help="records from people.py, generated once into results/data/")
-    source.add_argument("--data", help="a Parquet file of person records (needs --truth)")
+    source.add_argument("--data", help="a Parquet file of person records, with --truth")
     parser.add_argument("--truth", default="entity_id", help="truth column (default entity_id)")
     parser.add_argument("--id", default="record_id", help="unique id column (default record_id)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data (default 1)")
@@ -210,6 +241,8 @@ def main(argv: list[str] | None = None) -> dict:
         "timestamp": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": " ".join(["python", "benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)]),
         "data": {"path": str(data), "source": description, "records": len(ids)},
+        "linkwise_git": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                                       capture_output=True, text=True).stdout.strip(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "tools": {},
     }
@@ -221,12 +254,16 @@ def main(argv: list[str] | None = None) -> dict:
         run = runners[tool](data, work, args)
         accuracy = score(run, ids, truth)
         result["data"]["true_pairs"] = accuracy.pop("true_pairs")
+        if run["other_processes_cpu_seconds"] > 0.05 * run["wall_seconds"]:
+            print(f"warning: other processes used {run['other_processes_cpu_seconds']:.0f} CPU s "
+                  f"while {tool} ran for {run['wall_seconds']:.0f} s: its timings are skewed", file=sys.stderr)
         run["stage_seconds"]["other"] = round(run["wall_seconds"] - sum(run["stage_seconds"].values()), 3)
-        result["tools"][tool] = {k: v for k, v in run.items() if k not in ("pairs", "clusters")} | accuracy
+        result["tools"][tool] = {k: v for k, v in run.items() if k not in ("pairs", "clusters", "stdout")} | accuracy
     if len(tools) == 2:
         lw, sp = result["tools"]["linkwise"], result["tools"]["splink"]
         result["ratios"] = {"time_splink_over_linkwise": sp["wall_seconds"] / lw["wall_seconds"],
-                            "memory_splink_over_linkwise": sp["peak_rss_mb"] / lw["peak_rss_mb"]}
+                            "memory_splink_over_linkwise": sp["peak_rss_mb"] / lw["peak_rss_mb"],
+                            "cpu_splink_over_linkwise": sp["cpu_seconds"] / lw["cpu_seconds"]}
 
     print(f"{description}: {len(ids):,} records, {result['data']['true_pairs']:,} true pairs, "
           f"{os.cpu_count()} CPUs")

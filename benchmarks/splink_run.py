@@ -19,8 +19,8 @@ linkwise's. A hand-written model equivalent to linkwise's example settings
 
     python splink_run.py --data records.parquet --id record_id --out DIR
 
-Writes DIR/pairs.parquet (id_l, id_r, match_probability) and DIR/clusters.parquet
-(id, cluster_id); prints one JSON line: Splink's version, seconds per stage and
+Writes DIR/pairs.parquet (id_l, id_r, match_probability), DIR/clusters.parquet
+(id, cluster_id) and DIR/model.json (the trained Splink model); prints one JSON line: Splink's version, seconds per stage and
 candidate pairs. (run.py measures the process's wall time and peak memory.)
 """
 
@@ -143,6 +143,7 @@ def main() -> None:
                 f"from {pairs.physical_name}) to '{quoted}/pairs.parquet' (format parquet)")
     con.execute(f"copy (select {args.id} as id, cluster_id from {clusters.physical_name}) "
                 f"to '{quoted}/clusters.parquet' (format parquet)")
+    linker.misc.save_model_to_json(f"{args.out}/model.json", overwrite=True)
     candidates = con.execute(f"select count(*) from {pairs.physical_name}").fetchone()[0]
     stage("write")
 

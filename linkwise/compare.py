@@ -9,19 +9,20 @@ is the level of (b, a).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz.distance import DamerauLevenshtein, Jaro, JaroWinkler, Levenshtein
-from rapidfuzz.process import cpdist
+from . import kernels
 
 from .prepare import PreparedComparison
 from .settings import Level
 
-_SIMILARITY = {"jaro_winkler": JaroWinkler, "jaro": Jaro}
-_DISTANCE = {"levenshtein": Levenshtein, "damerau_levenshtein": DamerauLevenshtein}
+_SIMILARITY = {"jaro_winkler": kernels.jaro_winkler, "jaro": kernels.jaro}
+_DISTANCE = {"levenshtein": kernels.levenshtein, "damerau_levenshtein": kernels.damerau_levenshtein}
 
 
 # An odd 64-bit multiplier is a bijection on int64 (arithmetic wraps), so it
@@ -46,11 +47,10 @@ def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class ComparisonKernel:
     """Evaluates one comparison's levels on pairs of records."""
 
-    def __init__(self, prepared: PreparedComparison, *, workers: int = -1) -> None:
+    def __init__(self, prepared: PreparedComparison) -> None:
         self.prepared = prepared
         self.levels: tuple[Level, ...] = prepared.comparison.levels
         self.else_level = len(self.levels) + 1
-        self._workers = workers
         self._cache: dict[tuple, object] = {}
         self._batch_scores: dict[tuple[str, int], np.ndarray] = {}
         self._batch_size = 0
@@ -65,8 +65,8 @@ class ComparisonKernel:
             self._cache[key] = build()
         return self._cache[key]
 
-    def _strings(self) -> np.ndarray:
-        return self._memo(("strings",), lambda: np.asarray(self.prepared.values.to_pylist(), dtype=object))  # type: ignore[return-value]
+    def _codepoints(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._memo(("codepoints",), lambda: kernels.encode_codepoints(self.prepared.values))  # type: ignore[return-value]
 
     def _dates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         def build():
@@ -101,7 +101,8 @@ class ComparisonKernel:
             token_ids = pc.dictionary_encode(flat).indices.to_numpy().astype(np.int64)
             n_tokens = max(int(token_ids.max(initial=-1)) + 1, 1)
             # Each token once per value, grouped by value.
-            key = np.unique(owner * n_tokens + token_ids)
+            key = np.sort(owner * n_tokens + token_ids)
+            key = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
             owner, token_ids = key // n_tokens, key % n_tokens
             counts = np.bincount(owner, minlength=len(self.prepared.values))
             width = max(int(counts.max(initial=0)), 1)
@@ -133,34 +134,22 @@ class ComparisonKernel:
 
         return self._memo(("prefix", length), build)  # type: ignore[return-value]
 
-    def _on_distinct(self, a: np.ndarray, b: np.ndarray, kernel: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-        """Run ``kernel`` once per distinct unordered pair of values among (a, b).
-
-        Candidate pairs repeat value pairs heavily (among a million people's
-        candidate pairs, 3 million pairs of different first names hold only
-        a quarter of a million distinct pairs of names), so hashing first pays.
-        """
-        lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
-        n_values = len(self.prepared.values)
-        distinct, inverse = dense_codes(lo * n_values + hi)
-        return kernel(distinct // n_values, distinct % n_values)[inverse]
-
     def _string_kernel(self, kind: str, cutoff: int | None = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        strings = self._strings()
         if kind == "jaccard":
             return self._jaccard
+        offsets, codepoints = self._codepoints()
         if kind in _SIMILARITY:
-            scorer = _SIMILARITY[kind].normalized_similarity
-            return lambda x, y: cpdist(strings[x], strings[y], scorer=scorer, workers=self._workers, dtype=np.float64)
-        scorer = _DISTANCE[kind].distance
-        return lambda x, y: cpdist(strings[x], strings[y], scorer=scorer, score_cutoff=cutoff, workers=self._workers)
+            similarity = _SIMILARITY[kind]
+            return lambda x, y: similarity(offsets, codepoints, x, y)
+        distance = _DISTANCE[kind]
+        return lambda x, y: distance(offsets, codepoints, x, y, cutoff)
 
     def _scores(self, kind: str, a: np.ndarray, b: np.ndarray, slot: tuple[int, np.ndarray]) -> np.ndarray:
         """Similarity in [0, 1] of value pairs; equal values score 1 without computing.
 
-        Computed once per distinct pair of values. ``slot`` is (column, rows of
-        the current batch): scores are kept per batch row, so levels that share
-        a metric at different thresholds compute it once.
+        ``slot`` is (column, rows of the current batch of value pairs): scores
+        are kept per batch row, so levels that share a metric at different
+        thresholds compute it once.
         """
         column, rows = slot
         memo = self._batch_scores.get((kind, column))
@@ -169,7 +158,7 @@ class ComparisonKernel:
         known = memo[rows]
         missing = np.flatnonzero(np.isnan(known) & (a != b))
         if len(missing):
-            fresh = self._on_distinct(a[missing], b[missing], self._string_kernel(kind))
+            fresh = self._string_kernel(kind)(a[missing], b[missing])
             known[missing] = fresh
             memo[rows[missing]] = fresh
         known[a == b] = 1.0
@@ -187,7 +176,7 @@ class ComparisonKernel:
             out = a == b
             todo = np.flatnonzero(~out)
             if len(todo):
-                out[todo] = self._on_distinct(a[todo], b[todo], self._string_kernel(kind, cutoff)) <= cutoff
+                out[todo] = self._string_kernel(kind, cutoff)(a[todo], b[todo]) <= cutoff
             return out
         if kind == "jaccard":
             return self._scores("jaccard", a, b, slot) >= level.threshold - 1e-12
@@ -250,20 +239,46 @@ class ComparisonKernel:
         return out
 
     def levels_of_pairs(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Levels for record pairs; string similarities once per distinct pair of values."""
+        """Levels for record pairs, each computed once per distinct pair of values.
+
+        Pairs that hold the same value take that value's level (found once per
+        value); the other pairs are hashed once to their distinct unordered pairs
+        of values, and the levels are worked out on those alone.
+        """
         codes = self.prepared.tuple_codes
-        tl, tr = codes[left], codes[right]
+        x, y = codes[left], codes[right]
         out = np.zeros(len(left), dtype=np.uint8)
-        both = np.flatnonzero((tl >= 0) & (tr >= 0))
-        out[both] = self.levels_of_tuples(tl[both], tr[both])
+        equal = np.flatnonzero((x == y) & (x >= 0))
+        if len(equal):
+            values = x[equal]
+            present = np.flatnonzero(np.bincount(values, minlength=len(self.prepared.tuple_columns)))
+            level_of_value = np.zeros(len(self.prepared.tuple_columns), dtype=np.uint8)
+            level_of_value[present] = self.levels_of_tuples(present, present)
+            out[equal] = level_of_value[values]
+        differ = np.flatnonzero((x != y) & (x >= 0) & (y >= 0))
+        if len(differ):
+            lo = np.minimum(x[differ], y[differ])
+            hi = np.maximum(x[differ], y[differ])
+            n_tuples = len(self.prepared.tuple_columns)
+            distinct, inverse = dense_codes(lo * n_tuples + hi)
+            out[differ] = self.levels_of_tuples(distinct // n_tuples, distinct % n_tuples)[inverse]
         return out
 
 
 def compare_pairs(kernels: list[ComparisonKernel], left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """A (pairs, comparisons) uint8 matrix of levels."""
+    """A (pairs, comparisons) uint8 matrix of levels; comparisons run in parallel threads.
+
+    The heavy parts (hashing, numpy, the compiled kernels) release the GIL.
+    """
     out = np.empty((len(left), len(kernels)), dtype=np.uint8)
-    for c, kernel in enumerate(kernels):
-        out[:, c] = kernel.levels_of_pairs(left, right)
+
+    def one(c: int) -> None:
+        out[:, c] = kernels[c].levels_of_pairs(left, right)
+
+    # Heaviest first (more levels), so the threads finish together.
+    order = sorted(range(len(kernels)), key=lambda c: -len(kernels[c].levels))
+    with ThreadPoolExecutor(max_workers=min(len(kernels), os.cpu_count() or 1) or 1) as pool:
+        list(pool.map(one, order))
     return out
 
 

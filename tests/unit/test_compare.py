@@ -35,7 +35,7 @@ def kernel_for(levels, columns: dict[str, list], *, standardise=(), name="compar
     table = pa.table({c: pa.array(v, type=pa.string()) for c, v in columns.items()})
     records = load_records(table, settings)
     prepared, _ = prepare(records, settings)
-    return ComparisonKernel(prepared[0], workers=1)
+    return ComparisonKernel(prepared[0])
 
 
 def level_of(levels, left_value, right_value, **options) -> int:

@@ -1,0 +1,52 @@
+"""The compiled string kernels agree with rapidfuzz's reference implementations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz.distance import OSA, Jaro, JaroWinkler, Levenshtein
+
+from linkwise.kernels import damerau_levenshtein, encode_codepoints, jaro, jaro_winkler, levenshtein
+
+words = st.text(alphabet="abcdeéß ", max_size=12)
+pairs = st.lists(st.tuples(words, words), min_size=1, max_size=40)
+
+
+def _encode(pair_list):
+    values = [x for pair in pair_list for x in pair]
+    offsets, codepoints = encode_codepoints(pa.array(values))
+    left = np.arange(0, len(values), 2)
+    return offsets, codepoints, left, left + 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(pairs)
+def test_jaro_and_jaro_winkler_equal_rapidfuzz(pair_list):
+    offsets, codepoints, a, b = _encode(pair_list)
+    expected_jw = [JaroWinkler.normalized_similarity(x, y) for x, y in pair_list]
+    expected_j = [Jaro.normalized_similarity(x, y) for x, y in pair_list]
+    np.testing.assert_allclose(jaro_winkler(offsets, codepoints, a, b), expected_jw, atol=1e-12)
+    np.testing.assert_allclose(jaro(offsets, codepoints, a, b), expected_j, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(pairs, st.integers(min_value=0, max_value=4))
+def test_bounded_edit_distances_equal_rapidfuzz_up_to_the_limit(pair_list, limit):
+    offsets, codepoints, a, b = _encode(pair_list)
+    for kernel, reference in ((levenshtein, Levenshtein), (damerau_levenshtein, OSA)):
+        got = kernel(offsets, codepoints, a, b, limit)
+        expected = np.array([reference.distance(x, y) for x, y in pair_list])
+        np.testing.assert_array_equal(np.minimum(expected, limit + 1), got)
+
+
+def test_a_transposition_is_one_damerau_edit_and_two_levenshtein_edits():
+    offsets, codepoints, a, b = _encode([("martha", "marhta")])
+    assert damerau_levenshtein(offsets, codepoints, a, b, 3)[0] == 1
+    assert levenshtein(offsets, codepoints, a, b, 3)[0] == 2
+
+
+def test_code_points_not_bytes_are_compared():
+    offsets, codepoints, a, b = _encode([("josé", "jose")])
+    assert levenshtein(offsets, codepoints, a, b, 3)[0] == 1
