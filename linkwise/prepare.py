@@ -7,6 +7,8 @@ and compute each similarity once per distinct pair of values.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,6 +155,13 @@ def prepare(records: Records, settings: Settings) -> tuple[list[PreparedComparis
     key field is missing.
     """
     standardised = _Standardised(records, settings)
+    # Standardise every needed column in parallel threads (Arrow compute releases
+    # the GIL); the stages below then find them in the memo.
+    wanted = {(col, comp.standardise) for comp in settings.comparisons for col in comp.columns}
+    wanted |= {(k.column, k.standardise) for rule in settings.blocking_rules for k in rule.keys}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(standardised._base, sorted({col for col, _ in wanted})))
+        list(pool.map(lambda item: standardised.get(*item), sorted(wanted, key=lambda item: (item[0], str(item[1])))))
     comparisons = [prepare_comparison(c, standardised) for c in settings.comparisons]
     keys = np.empty((len(settings.blocking_rules), records.n), dtype=np.int64)
     for r, rule in enumerate(settings.blocking_rules):

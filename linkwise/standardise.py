@@ -219,11 +219,13 @@ def standardise_column(column: pa.ChunkedArray | pa.Array, steps: Sequence[Stand
     return restandardise(*encode_column(column), steps)
 
 
-# Steps whose result each of these steps leaves unchanged (so repeating them is a no-op).
+# Idempotent steps whose effect the other cleaning steps keep, so that
+# repeating one later in a chain changes nothing.
 _PROPERTY_STEPS = {
     "lower", "upper", "trim", "remove_spaces", "strip_punctuation", "fold_accents", "digits_only", "letters_only",
+    "first_n", "last_n", "parse_date",
 }
-_BREAKS = {"lower": {"upper"}, "upper": {"lower"}}
+_BREAKS = {"lower": {"upper"}, "upper": {"lower"}, "parse_date": {"upper"}}
 
 
 def redundant(step: Standardiser, applied: Sequence[Standardiser]) -> bool:
@@ -232,8 +234,11 @@ def redundant(step: Standardiser, applied: Sequence[Standardiser]) -> bool:
     A cleaning step such as ``lower`` is redundant if it was applied already
     and only cleaning steps that keep its effect came after it.
     """
-    if step.name not in _PROPERTY_STEPS or step not in applied:
+    if step.name not in _PROPERTY_STEPS:
         return False
-    last = max(i for i, s in enumerate(applied) if s == step)
+    same = [i for i, s in enumerate(applied) if s.name == step.name and (s.arg == step.arg or step.name == "parse_date")]
+    if not same:
+        return False
+    last = same[-1]
     later = applied[last + 1 :]
     return all(s.name in _PROPERTY_STEPS and s.name not in _BREAKS.get(step.name, ()) for s in later)
