@@ -23,7 +23,7 @@ from .progress import Reporter
 from .result import LinkResult
 from .score import match_probabilities, match_weights
 from .settings import Settings
-from .train import estimate_u, train
+from .train import PatternCounts, estimate_u, train
 
 
 def resolve_settings(settings: Any) -> Settings:
@@ -161,9 +161,10 @@ def _run(inputs: Any, settings: Settings, engine: Any, reporter: Reporter, model
     all_pairs = total_pairs(records, settings.link_type)
 
     with reporter.stage("train"):
+        patterns = PatternCounts.of(levels, [c.n_levels for c in settings.comparisons])
         if model_doc is None:
             u = estimate_u(kernels, prepared, settings, records.source_codes)
-            model, _, training = train(levels, masks, u, settings, total_pairs=all_pairs)
+            model, _, training = train(levels, masks, u, settings, total_pairs=all_pairs, counts=patterns)
         else:
             model = model_from_document(model_doc, [c.n_levels for c in settings.comparisons], "model")
             random_prior = float(model_doc.get("random_pair_prior", model.prior_))
@@ -171,7 +172,7 @@ def _run(inputs: Any, settings: Settings, engine: Any, reporter: Reporter, model
             model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
             training = {"loaded_model": True}
     with reporter.stage("score"):
-        weights = match_weights(model, prepared, levels, left)
+        weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
         probabilities = match_probabilities(weights)
     with reporter.stage("cluster"):
         linked = probabilities >= settings.cluster_threshold

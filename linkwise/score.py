@@ -33,10 +33,23 @@ def tf_adjustments(
 
 
 def match_weights(
-    model: FellegiSunterModel, prepared: list[PreparedComparison], levels: np.ndarray, left: np.ndarray
+    model: FellegiSunterModel,
+    prepared: list[PreparedComparison],
+    levels: np.ndarray,
+    left: np.ndarray,
+    *,
+    patterns: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Total match weight of each pair, term-frequency adjustments included."""
-    weights = model.pattern_weights(levels)
+    """Total match weight of each pair, term-frequency adjustments included.
+
+    ``patterns`` (distinct agreement patterns, and each pair's index among
+    them) lets the weights be summed once per pattern instead of once per pair.
+    """
+    if patterns is None:
+        weights = model.pattern_weights(levels)
+    else:
+        distinct, inverse = patterns
+        weights = model.pattern_weights(distinct)[inverse]
     if any(p.tf_frequencies for p in prepared):
         weights += tf_adjustments(model, prepared, levels, left).sum(axis=1)
     return weights

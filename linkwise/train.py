@@ -140,6 +140,7 @@ def train(
     settings: Settings,
     *,
     total_pairs: float,
+    counts: PatternCounts | None = None,
 ) -> tuple[FellegiSunterModel, PatternCounts, dict]:
     """Estimate m (rule by rule) and the candidate-pair prior, with u held.
 
@@ -148,7 +149,8 @@ def train(
     """
     n_levels = [c.n_levels for c in settings.comparisons]
     fixed_m, fixed_u = fixed_parameters(settings)
-    counts = PatternCounts.of(levels, n_levels)
+    if counts is None:
+        counts = PatternCounts.of(levels, n_levels)
     excluded = _excluded(settings)
     pooled = [np.zeros(k) for k in n_levels]
     pooled_weight = np.zeros(len(n_levels))
