@@ -15,11 +15,8 @@ from .model import FellegiSunterModel, probability
 from .prepare import PreparedComparison
 
 
-def tf_adjustments(
-    model: FellegiSunterModel, prepared: list[PreparedComparison], levels: np.ndarray, left: np.ndarray
-) -> np.ndarray:
-    """The term-frequency part of each pair's weight, per comparison: shape (pairs, comparisons)."""
-    out = np.zeros(levels.shape, dtype=float)
+def _tf_parts(model: FellegiSunterModel, prepared: list[PreparedComparison], levels: np.ndarray, left: np.ndarray):
+    """Yield (comparison, pair indices, adjustment) for each term-frequency-adjusted level."""
     for c, prep in enumerate(prepared):
         for level, freqs in prep.tf_frequencies.items():
             at_level = np.flatnonzero(levels[:, c] == level)
@@ -28,7 +25,16 @@ def tf_adjustments(
             n_valid = np.count_nonzero(~np.isnan(freqs))
             share = np.maximum(freqs[left[at_level]], 1.0 / max(n_valid, 1))
             population_u = getattr(model, "tf_u_", model.u_)[c][level]
-            out[at_level, c] = np.log2(population_u / share)
+            yield c, at_level, np.log2(population_u / share)
+
+
+def tf_adjustments(
+    model: FellegiSunterModel, prepared: list[PreparedComparison], levels: np.ndarray, left: np.ndarray
+) -> np.ndarray:
+    """The term-frequency part of each pair's weight, per comparison: shape (pairs, comparisons)."""
+    out = np.zeros(levels.shape, dtype=float)
+    for c, at_level, adjustment in _tf_parts(model, prepared, levels, left):
+        out[at_level, c] = adjustment
     return out
 
 
@@ -50,8 +56,8 @@ def match_weights(
     else:
         distinct, inverse = patterns
         weights = model.pattern_weights(distinct)[inverse]
-    if any(p.tf_frequencies for p in prepared):
-        weights += tf_adjustments(model, prepared, levels, left).sum(axis=1)
+    for _, at_level, adjustment in _tf_parts(model, prepared, levels, left):
+        weights[at_level] += adjustment
     return weights
 
 
