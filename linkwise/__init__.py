@@ -12,7 +12,7 @@ from .errors import BlockingError, InputError, LinkwiseError, ModelError, Output
 from .evaluate import Evaluation
 from .evaluate_run import evaluate_output
 from .model import FellegiSunterModel
-from .pipeline import dedupe, link, run
+from .pipeline import analyse_blocking, dedupe, link, run
 from .result import LinkResult
 from .settings import BlockingRule, Comparison, Level, Settings, Standardiser
 from .templates import comparison
@@ -42,4 +42,5 @@ __all__ = [
     "run",
     "templates",
     "__version__",
+    "analyse_blocking",
 ]

@@ -206,6 +206,29 @@ def _describe_inputs(inputs: Any) -> list[str | None]:
     return [str(Path(x).resolve()) if isinstance(x, (str, Path)) else None for x in inputs]
 
 
+def analyse_blocking(inputs: Any, settings: Any, *, engine: Any = None, encoding: str | None = None) -> list:
+    """Count the pairs of each blocking rule and the pairs each adds beyond the earlier rules.
+
+    Rule totals come from block sizes; marginal counts from a counting join that
+    never holds the pairs. Nothing is compared or trained. Returns one
+    :class:`~linkwise.blocking.RuleReport` per rule.
+    """
+    settings = resolve_settings(settings)
+    own_engine = not hasattr(engine, "candidate_pairs")
+    eng = get_engine(engine) if own_engine else engine
+    try:
+        records = load_records(inputs, settings, engine=eng, encoding=encoding)
+        _, keys = prepare(records, settings)
+        table = keys_table(keys, records.source_codes)
+        describe = _describe_key(records, keys, settings)
+        reports = analyse(eng, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe, marginal=False)
+        check_budget(reports, settings.max_candidate_pairs)
+        return analyse(eng, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe)
+    finally:
+        if own_engine:
+            eng.close()
+
+
 def dedupe(data: Any, settings: Any = None, **options: Any) -> LinkResult:
     """Find the records of one table (or several, pooled) that refer to the same entity.
 

@@ -7,6 +7,7 @@ key), checked against a brute-force O(n^2) enumeration of the pairs.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from collections import Counter
 
 import numpy as np
@@ -382,3 +383,16 @@ def test_rules_each_within_the_budget_but_over_it_together_fail_the_run_before_a
     finally:
         engine.close()
     assert engine.pair_requests == 0
+
+
+def test_blocking_analysis_counts_each_rules_pairs_and_what_it_adds_without_running():
+    import linkwise
+
+    data = linkwise.datasets.people(1500, seed=11)
+    settings = Path(__file__).resolve().parents[2] / "linkwise" / "data" / "people_settings.json"
+    reports = linkwise.analyse_blocking(data, settings)
+    result = linkwise.dedupe(data, settings)
+    assert [r.rule for r in reports] == [r.rule for r in result.blocking]
+    assert [r.pairs for r in reports] == [r.pairs for r in result.blocking]
+    assert [r.marginal_pairs for r in reports] == [r.marginal_pairs for r in result.blocking]
+    assert sum(r.marginal_pairs for r in reports) == len(result.left)
