@@ -257,10 +257,9 @@ class ComparisonKernel:
             out[equal] = level_of_value[values]
         differ = np.flatnonzero((x != y) & (x >= 0) & (y >= 0))
         if len(differ):
-            lo = np.minimum(x[differ], y[differ])
-            hi = np.maximum(x[differ], y[differ])
+            xd, yd = x[differ].astype(np.int64), y[differ].astype(np.int64)
             n_tuples = len(self.prepared.tuple_columns)
-            distinct, inverse = dense_codes(lo * n_tuples + hi)
+            distinct, inverse = dense_codes(np.minimum(xd, yd) * n_tuples + np.maximum(xd, yd))
             out[differ] = self.levels_of_tuples(distinct // n_tuples, distinct % n_tuples)[inverse]
         return out
 

@@ -132,6 +132,7 @@ def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> P
             columns.append(np.where(col_codes >= 0, np.append(remap, -1)[col_codes], -1))
         codes = np.stack(columns, axis=1).astype(np.int32)
     tuple_codes, tuple_columns = _dense_rows(codes)
+    tuple_codes = tuple_codes.astype(np.int32)
     prepared = PreparedComparison(comparison, values, codes, tuple_codes, tuple_columns)
     for index, level in enumerate(comparison.levels, start=1):
         if level.kind == "exact" and level.tf_adjust:
