@@ -40,7 +40,7 @@ def encode_codepoints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def _jaro_one(cp, s1, n1, s2, n2, winkler):  # pragma: no cover - compiled
+def _jaro_one(cp, s1, n1, s2, n2, winkler, flags1, flags2):  # pragma: no cover - compiled
     if n1 == 0 and n2 == 0:
         return 1.0
     if n1 == 0 or n2 == 0:
@@ -48,8 +48,8 @@ def _jaro_one(cp, s1, n1, s2, n2, winkler):  # pragma: no cover - compiled
     window = max(n1, n2) // 2 - 1
     if window < 0:
         window = 0
-    flags1 = np.zeros(n1, np.bool_)
-    flags2 = np.zeros(n2, np.bool_)
+    flags1[:n1] = False
+    flags2[:n2] = False
     matches = 0
     for i in range(n1):
         lo = i - window
@@ -90,10 +90,17 @@ def _jaro_one(cp, s1, n1, s2, n2, winkler):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def _jaro_pairs(offsets, cp, a, b, winkler):  # pragma: no cover - compiled
     out = np.empty(len(a))
+    longest = 0
+    for v in range(len(offsets) - 1):
+        longest = max(longest, offsets[v + 1] - offsets[v])
+    flags1 = np.zeros(longest + 1, np.bool_)
+    flags2 = np.zeros(longest + 1, np.bool_)
     for k in range(len(a)):
         x = a[k]
         y = b[k]
-        out[k] = _jaro_one(cp, offsets[x], offsets[x + 1] - offsets[x], offsets[y], offsets[y + 1] - offsets[y], winkler)
+        out[k] = _jaro_one(
+            cp, offsets[x], offsets[x + 1] - offsets[x], offsets[y], offsets[y + 1] - offsets[y], winkler, flags1, flags2
+        )
     return out
 
 
@@ -108,14 +115,14 @@ def jaro(offsets: np.ndarray, codepoints: np.ndarray, a: np.ndarray, b: np.ndarr
 
 
 @njit(cache=True, nogil=True)
-def _edit_distance_one(cp, s1, n1, s2, n2, limit, transpositions):  # pragma: no cover - compiled
-    """Edit distance, or limit + 1 as soon as it must exceed ``limit``."""
+def _edit_distance_one(cp, s1, n1, s2, n2, limit, transpositions, before, previous, current):  # pragma: no cover
+    """Edit distance, or limit + 1 as soon as it must exceed ``limit``.
+
+    ``before``, ``previous`` and ``current`` are scratch rows of the dynamic
+    programme (two back, for transpositions), at least ``n2 + 1`` long.
+    """
     if abs(n1 - n2) > limit:
         return limit + 1
-    # Three rows of the dynamic programme (two back, for transpositions).
-    before = np.empty(n2 + 1, np.int64)
-    previous = np.empty(n2 + 1, np.int64)
-    current = np.empty(n2 + 1, np.int64)
     for j in range(n2 + 1):
         previous[j] = j
         before[j] = j
@@ -150,11 +157,18 @@ def _edit_distance_one(cp, s1, n1, s2, n2, limit, transpositions):  # pragma: no
 @njit(cache=True, nogil=True)
 def _distance_pairs(offsets, cp, a, b, limit, transpositions):  # pragma: no cover - compiled
     out = np.empty(len(a), np.int64)
+    longest = 0
+    for v in range(len(offsets) - 1):
+        longest = max(longest, offsets[v + 1] - offsets[v])
+    before = np.empty(longest + 1, np.int64)
+    previous = np.empty(longest + 1, np.int64)
+    current = np.empty(longest + 1, np.int64)
     for k in range(len(a)):
         x = a[k]
         y = b[k]
         out[k] = _edit_distance_one(
-            cp, offsets[x], offsets[x + 1] - offsets[x], offsets[y], offsets[y + 1] - offsets[y], limit, transpositions
+            cp, offsets[x], offsets[x + 1] - offsets[x], offsets[y], offsets[y + 1] - offsets[y], limit, transpositions,
+            before, previous, current,
         )
     return out
 
