@@ -91,12 +91,12 @@ def check_union_budget(reports: list[RuleReport], budget: int) -> None:
 
 
 def rule_masks(keys: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Bit r set when rule r holds for the pair (its keys equal and present)."""
-    masks = np.zeros(len(left), dtype=np.uint32)
+    """Bit r set when rule r holds for the pair (its keys equal and present); at most 64 rules."""
+    masks = np.zeros(len(left), dtype=np.uint64)
     for r in range(keys.shape[0]):
         kl = keys[r][left]
         holds = (kl >= 0) & (kl == keys[r][right])
-        masks |= holds.astype(np.uint32) << np.uint32(r)
+        masks |= holds.astype(np.uint64) << np.uint64(r)
     return masks
 
 
@@ -104,15 +104,21 @@ def first_rule(masks: np.ndarray, n_rules: int) -> np.ndarray:
     """Index of the first rule that holds (the rule that made the pair)."""
     out = np.full(len(masks), n_rules, dtype=np.int16)
     for r in reversed(range(n_rules)):
-        out[(masks >> np.uint32(r)) & 1 == 1] = r
+        out[(masks >> np.uint64(r)) & np.uint64(1) == 1] = r
     return out
 
 
-def candidate_pairs(engine, table: pa.Table, *, link_type: str, on_batch: Callable[[int], None] | None = None):
-    """Yield candidate pairs as (left, right) int64 numpy batches, left < right."""
-    for batch in engine.candidate_pairs(table, link_type=link_type, batch_rows=20_000_000):
-        left = batch.column(0).to_numpy().astype(np.int64)
-        right = batch.column(1).to_numpy().astype(np.int64)
-        if on_batch:
-            on_batch(len(left))
-        yield left, right
+def candidate_pairs(engine, table: pa.Table, *, link_type: str, n_records: int) -> tuple[np.ndarray, np.ndarray]:
+    """All candidate pairs as (left, right) int64 arrays, left < right, sorted.
+
+    Engines return pairs in no fixed order (parallel joins); sorting makes every
+    later stage, and the outputs, the same from run to run.
+    """
+    keys = [
+        batch.column(0).to_numpy().astype(np.int64) * n_records + batch.column(1).to_numpy()
+        for batch in engine.candidate_pairs(table, link_type=link_type, batch_rows=20_000_000)
+    ]
+    pair_keys = np.concatenate(keys) if keys else np.empty(0, np.int64)
+    del keys
+    pair_keys.sort()
+    return pair_keys // n_records, pair_keys % n_records

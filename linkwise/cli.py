@@ -145,7 +145,7 @@ def main() -> None:
 @handle_errors
 def dedupe(input: str, **opts: Any) -> None:
     """Deduplicate one table: INPUT is a CSV or Parquet file, glob or folder."""
-    _run_and_write(input, None, opts)
+    _run_and_write(input, "dedupe", opts)
 
 
 @main.command()

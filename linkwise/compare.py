@@ -264,7 +264,9 @@ class ComparisonKernel:
         return out
 
 
-def compare_pairs(kernels: list[ComparisonKernel], left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def compare_pairs(
+    kernels: list[ComparisonKernel], left: np.ndarray, right: np.ndarray, *, threads: int | None = None
+) -> np.ndarray:
     """A (pairs, comparisons) uint8 matrix of levels; comparisons run in parallel threads.
 
     The heavy parts (hashing, numpy, the compiled kernels) release the GIL.
@@ -276,7 +278,7 @@ def compare_pairs(kernels: list[ComparisonKernel], left: np.ndarray, right: np.n
 
     # Heaviest first (more levels), so the threads finish together.
     order = sorted(range(len(kernels)), key=lambda c: -len(kernels[c].levels))
-    with ThreadPoolExecutor(max_workers=min(len(kernels), os.cpu_count() or 1) or 1) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(len(kernels), threads or os.cpu_count() or 1))) as pool:
         list(pool.map(one, order))
     return out
 
@@ -304,12 +306,24 @@ def sample_pairs(
             chosen = np.sort(rng.choice(len(left), size=n_pairs, replace=False))
             left, right = left[chosen], right[chosen]
         return left.astype(np.int64), right.astype(np.int64)
+    if cross_only:
+        # In source order each source is a contiguous range of positions; the
+        # right record is drawn among the positions of the other sources.
+        order = np.argsort(source_codes, kind="stable")
+        sizes = np.bincount(source_codes)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     keys = np.empty(0, dtype=np.int64)
     for _ in range(50):
         draw = 2 * (n_pairs - len(keys)) + 16
         a = rng.integers(0, n_records, size=draw)
-        b = rng.integers(0, n_records, size=draw)
-        keep = source_codes[a] != source_codes[b] if cross_only else a != b
+        if cross_only:
+            a = order[a]
+            own = source_codes[a]
+            b = rng.integers(0, n_records - sizes[own])
+            b = order[np.where(b >= starts[own], b + sizes[own], b)]
+        else:
+            b = rng.integers(0, n_records, size=draw)
+        keep = a != b
         lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
         keys = np.unique(np.concatenate([keys, lo * n_records + hi]))
         if len(keys) >= n_pairs:

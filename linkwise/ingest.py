@@ -86,8 +86,10 @@ def _read_path(spec: str, engine: Any, encoding: str | None) -> pa.Table:
     try:
         return engine.read(target, file_format=file_format, encoding=encoding)
     except Exception as exc:  # the engine's own error types differ; report them plainly
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "unicode" in message.lower() or "utf-8" in message.lower() or "encoding" in message.lower():
+        text = str(exc)
+        # Only the first line is shown: engines quote the offending line of data after it.
+        message = text.splitlines()[0] if text else type(exc).__name__
+        if any(word in text.lower() for word in ("unicode", "utf-8", "utf8", "encoding")):
             raise InputError(
                 f"input '{spec}' is not valid UTF-8; give its encoding, e.g. --encoding latin-1"
             ) from None
@@ -103,10 +105,14 @@ def to_arrow(data: Any, *, where: str, engine: Any = None, encoding: str | None 
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     module = type(data).__module__.split(".")[0]
-    if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
-    if module == "polars":
-        return data.to_arrow()
+    try:
+        if module == "pandas":
+            return pa.Table.from_pandas(data, preserve_index=False)
+        if module == "polars":
+            return data.to_arrow()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        message = str(exc).splitlines()[0]
+        raise InputError(f"{where}: the data frame cannot be converted to Arrow ({message}); make each column one type") from None
     raise InputError(
         f"{where}: cannot read a {type(data).__name__}; give a CSV or Parquet path, "
         "a pandas or polars DataFrame, or an Arrow table"
@@ -133,19 +139,25 @@ def _normalise_inputs(inputs: Any) -> list[tuple[str, Any]]:
     return named
 
 
-def _string_columns(table: pa.Table, keep: str | None) -> pa.Table:
-    """Cast every column but the id to text, so sources with different types align."""
-    columns = []
+def _string_columns(table: pa.Table, keep: str | None, where: str) -> pa.Table:
+    """Cast every column but the id to text, so sources with different types align.
+
+    A column that has no text form (lists, structs) is dropped, unless the
+    settings use it, which is an error naming it.
+    """
+    names, columns = [], []
     for name, column in zip(table.column_names, table.columns):
         if name != keep and not pa.types.is_string(column.type):
-            if pa.types.is_large_string(column.type) or pa.types.is_dictionary(column.type):
-                column = pc.cast(column, pa.string())
-            elif pa.types.is_null(column.type):
+            if pa.types.is_null(column.type):
                 column = pa.chunked_array([pa.nulls(len(column), pa.string())])
             else:
-                column = pc.cast(column, pa.string())
+                try:
+                    column = pc.cast(column, pa.string())
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    continue
+        names.append(name)
         columns.append(column)
-    return pa.table(columns, names=table.column_names)
+    return pa.table(columns, names=names)
 
 
 def _check_ids_present(ids: pa.ChunkedArray | pa.Array, column: str, where: str) -> None:
@@ -211,7 +223,12 @@ def load_records(
                 )
             _check_ids_present(table[id_column], id_column, where)
         settings.check_columns(table.column_names, source=where)
-        tables.append(_string_columns(table, id_column))
+        table = _string_columns(table, id_column, where)
+        dropped = set(settings.required_columns()) - set(table.column_names)
+        if dropped:
+            column = sorted(dropped)[0]
+            raise InputError(f"{where}: column '{column}' holds lists or records, not values that can be compared")
+        tables.append(table)
         labels.append(_source_labels(table, settings, name))
 
     names = sorted({str(v) for label in labels for v in label.dictionary.to_pylist()})
@@ -228,7 +245,7 @@ def load_records(
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        table = pa.concat_tables([_string_columns(t, None) for t in tables], promote_options="permissive")
+        table = pa.concat_tables([_string_columns(t, None, "input") for t in tables], promote_options="permissive")
     # Source codes number the sorted source names.
     position = {n: i for i, n in enumerate(names)}
     codes = np.concatenate(

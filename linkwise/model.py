@@ -290,12 +290,20 @@ def read_model_document(text: str, where: str) -> dict[str, Any]:
     return doc
 
 
-def model_from_document(doc: dict[str, Any], n_levels: Sequence[int], where: str) -> FellegiSunterModel:
-    """Rebuild a fitted model from its JSON document."""
-    comps = doc.get("comparisons", [])
-    if [len(c.get("levels", [])) for c in comps] != list(n_levels):
-        raise ModelError(f"model file '{where}' does not match the settings' comparisons and levels")
-    model = FellegiSunterModel(n_levels)
+def model_from_document(doc: dict[str, Any], comparisons: Sequence[Any], where: str) -> FellegiSunterModel:
+    """Rebuild a fitted model from its JSON document, checked against the comparisons it scores."""
+    comps = doc.get("comparisons")
+    if not isinstance(comps, list) or "prior" not in doc:
+        raise ModelError(f"model '{where}' lacks its comparisons or prior; is it a linkwise model file?")
+    expected = [(c.name, list(c.level_labels)) for c in comparisons]
+    found = [(c.get("name"), [lv.get("label") for lv in c.get("levels", [])]) for c in comps]
+    if expected != found:
+        raise ModelError(
+            f"model '{where}' does not match the settings: its comparisons and levels differ; "
+            "score with the settings the model was trained with"
+        )
+    n_levels = [c.n_levels for c in comparisons]
+    model = FellegiSunterModel(list(n_levels))
     model.m_ = [np.array([lv["m"] or 0.0 for lv in c["levels"]]) for c in comps]
     model.u_ = [np.array([lv["u"] or 0.0 for lv in c["levels"]]) for c in comps]
     model.tf_u_ = [np.array([lv.get("u_random", lv["u"]) or 0.0 for lv in c["levels"]]) for c in comps]

@@ -76,7 +76,8 @@ class OutputWriter:
         pacsv.write_csv(table, self._target(name))
 
     def json(self, name: str, document: Any) -> None:
-        self._target(name).write_text(json.dumps(document, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        text = json.dumps(document, indent=2, default=_json_default, allow_nan=False)
+        self._target(name).write_text(text + "\n", encoding="utf-8")
 
     def publish(self) -> None:
         """Swap the new files in for all earlier outputs, or roll back to them.

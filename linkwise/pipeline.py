@@ -6,6 +6,7 @@ own module and this one only passes data forward.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from .blocking import analyse, candidate_pairs, check_budget, check_union_budget
 from .cluster import connected_components
 from .compare import ComparisonKernel, compare_pairs
 from .engines.base import get_engine
-from .errors import SettingsError
+from .errors import BlockingError, SettingsError
 from .ingest import Records, load_records
 from .model import model_from_document, read_model_document
 from .prepare import prepare
@@ -24,6 +25,9 @@ from .result import LinkResult
 from .score import match_probabilities, match_weights
 from .settings import Settings
 from .train import PatternCounts, estimate_u, train
+
+# Pairs compared at a time: bounds the memory of the compare stage.
+COMPARE_BATCH = 20_000_000
 
 
 def resolve_settings(settings: Any) -> Settings:
@@ -42,11 +46,13 @@ def resolve_settings(settings: Any) -> Settings:
     raise SettingsError(f"settings must be a Settings, a mapping or a file path, not {type(settings).__name__}")
 
 
-def _load_model(model: Any) -> tuple[dict, Settings]:
+def _load_model(model: Any) -> tuple[dict, Settings, str]:
+    where = "model"
     if isinstance(model, LinkResult):
         doc = model.model_document()
     elif isinstance(model, dict):
-        doc = model
+        doc = read_model_document(json.dumps(model), "the model given")
+        where = "the model given"
     else:
         path = Path(model)
         if path.is_dir():
@@ -58,7 +64,12 @@ def _load_model(model: Any) -> tuple[dict, Settings]:
 
             raise ModelError(f"model file '{path}' cannot be read") from None
         doc = read_model_document(text, str(path))
-    return doc, Settings.from_dict(doc["settings"])
+        where = str(path)
+    if not isinstance(doc.get("settings"), dict):
+        from .errors import ModelError
+
+        raise ModelError(f"model '{where}' does not hold the settings it was trained with")
+    return doc, Settings.from_dict(doc["settings"]), where
 
 
 def total_pairs(records: Records, link_type: str) -> float:
@@ -100,9 +111,9 @@ def run(
     engine_options: dict | None = None,
 ) -> LinkResult:
     """Run the whole pipeline and return a :class:`LinkResult` (nothing is written)."""
-    model_doc = None
+    model_doc, model_where = None, "model"
     if model is not None:
-        model_doc, model_settings = _load_model(model)
+        model_doc, model_settings, model_where = _load_model(model)
         settings = settings if settings is not None else model_settings
     settings = resolve_settings(settings)
     changes: dict[str, Any] = {}
@@ -119,17 +130,27 @@ def run(
     eng = get_engine(engine, **(engine_options or {})) if own_engine else engine
     try:
         with Reporter(show=progress) as reporter:
-            return _run(inputs, settings, eng, reporter, model_doc, encoding)
+            threads = (engine_options or {}).get("threads")
+            return _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads)
     finally:
         if own_engine:
             eng.close()
 
 
-def _run(inputs: Any, settings: Settings, engine: Any, reporter: Reporter, model_doc: dict | None, encoding: str | None) -> LinkResult:
+def _run(
+    inputs: Any,
+    settings: Settings,
+    engine: Any,
+    reporter: Reporter,
+    model_source: tuple[dict | None, str],
+    encoding: str | None,
+    threads: int | None,
+) -> LinkResult:
+    model_doc, model_where = model_source
     with reporter.stage("ingest"):
         records = load_records(inputs, settings, engine=engine, encoding=encoding)
     with reporter.stage("prepare"):
-        prepared, keys = prepare(records, settings)
+        prepared, keys = prepare(records, settings, threads=threads)
     with reporter.stage("block"):
         table = keys_table(keys, records.source_codes)
         describe = _describe_key(records, keys, settings)
@@ -138,22 +159,21 @@ def _run(inputs: Any, settings: Settings, engine: Any, reporter: Reporter, model
         if sum(r.pairs for r in reports) > settings.max_candidate_pairs:
             reports = analyse(engine, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe)
             check_union_budget(reports, settings.max_candidate_pairs)
+        left, right = candidate_pairs(engine, table, link_type=settings.link_type, n_records=records.n)
+    if not len(left):
+        raise BlockingError(
+            "the blocking rules make no candidate pairs: no two records share the values of any rule; "
+            "add rules on columns that duplicates share"
+        )
     kernels = [ComparisonKernel(p) for p in prepared]
-    lefts, rights, level_parts, mask_parts = [], [], [], []
-    with reporter.stage("compare", total=sum(r.pairs for r in reports)):
-        for left, right in candidate_pairs(engine, table, link_type=settings.link_type):
-            lefts.append(left)
-            rights.append(right)
-            level_parts.append(compare_pairs(kernels, left, right))
-            mask_parts.append(rule_masks(keys, left, right))
-            reporter.advance(len(left))
-        reporter.set_total(sum(len(x) for x in lefts))
-    n_comparisons = len(prepared)
-    left = np.concatenate(lefts) if lefts else np.empty(0, np.int64)
-    right = np.concatenate(rights) if rights else np.empty(0, np.int64)
-    levels = np.concatenate(level_parts) if level_parts else np.empty((0, n_comparisons), np.uint8)
-    masks = np.concatenate(mask_parts) if mask_parts else np.empty(0, np.uint32)
-    del lefts, rights, level_parts, mask_parts
+    with reporter.stage("compare", total=len(left)):
+        levels = np.empty((len(left), len(prepared)), dtype=np.uint8)
+        masks = np.empty(len(left), dtype=np.uint64)
+        for start in range(0, len(left), COMPARE_BATCH):
+            batch = slice(start, start + COMPARE_BATCH)
+            levels[batch] = compare_pairs(kernels, left[batch], right[batch], threads=threads)
+            masks[batch] = rule_masks(keys, left[batch], right[batch])
+            reporter.advance(len(left[batch]))
     made_by = np.bincount(first_rule(masks, len(settings.blocking_rules)), minlength=len(settings.blocking_rules) + 1)
     reports = [
         type(rep)(rep.rule, rep.pairs, int(made_by[r]), rep.largest_blocks) for r, rep in enumerate(reports)
@@ -166,7 +186,7 @@ def _run(inputs: Any, settings: Settings, engine: Any, reporter: Reporter, model
             u = estimate_u(kernels, prepared, settings, records.source_codes)
             model, _, training = train(levels, masks, u, settings, total_pairs=all_pairs, counts=patterns)
         else:
-            model = model_from_document(model_doc, [c.n_levels for c in settings.comparisons], "model")
+            model = model_from_document(model_doc, settings.comparisons, model_where)
             random_prior = float(model_doc.get("random_pair_prior", model.prior_))
             candidate_prior = random_prior * all_pairs / max(len(left), 1)
             model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
@@ -251,7 +271,7 @@ def dedupe(data: Any, settings: Any = None, **options: Any) -> LinkResult:
     >>> result.clusters().num_rows  # doctest: +SKIP
     2000
     """
-    return run(data, settings, link_type=None, **options)
+    return run(data, settings, link_type="dedupe", **options)
 
 
 def link(*sources: Any, settings: Any = None, dedupe_sources: bool = False, **options: Any) -> LinkResult:

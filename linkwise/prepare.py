@@ -148,7 +148,7 @@ def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> P
     return prepared
 
 
-def prepare(records: Records, settings: Settings) -> tuple[list[PreparedComparison], np.ndarray]:
+def prepare(records: Records, settings: Settings, *, threads: int | None = None) -> tuple[list[PreparedComparison], np.ndarray]:
     """Encode every comparison and every blocking rule's key.
 
     Returns the prepared comparisons and an int64 array of shape
@@ -160,7 +160,7 @@ def prepare(records: Records, settings: Settings) -> tuple[list[PreparedComparis
     # the GIL); the stages below then find them in the memo.
     wanted = {(col, comp.standardise) for comp in settings.comparisons for col in comp.columns}
     wanted |= {(k.column, k.standardise) for rule in settings.blocking_rules for k in rule.keys}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
         list(pool.map(standardised._base, sorted({col for col, _ in wanted})))
         list(pool.map(lambda item: standardised.get(*item), sorted(wanted, key=lambda item: (item[0], str(item[1])))))
     comparisons = [prepare_comparison(c, standardised) for c in settings.comparisons]

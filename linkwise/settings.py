@@ -29,6 +29,8 @@ from typing import Any
 from .errors import SettingsError, did_you_mean
 
 LINK_TYPES = ("dedupe", "link", "link_and_dedupe")
+MAX_RULES = 64  # a pair's rules are one 64-bit mask
+MAX_LEVELS = 250  # levels are stored as one byte per comparison
 SETTINGS_VERSION = 1
 
 # name -> type of its argument (None: takes no argument)
@@ -304,7 +306,12 @@ class Comparison:
         _check_keys(where, spec, ["name", "column", "columns", "levels", "standardise"])
         if ("column" in spec) == ("columns" in spec):
             raise _fail(where, "give exactly one of 'column' or 'columns'")
-        columns = (spec["column"],) if "column" in spec else tuple(spec["columns"])
+        if "column" in spec:
+            columns = (spec["column"],)
+        elif isinstance(spec["columns"], str):
+            columns = (spec["columns"],)
+        else:
+            columns = tuple(spec["columns"])
         if not columns or not all(isinstance(c, str) and c for c in columns):
             raise _fail(where, "columns must be non-empty names")
         name = spec.get("name") or "_".join(columns)
@@ -507,6 +514,13 @@ class Settings:
         _probability("cluster_threshold", self.cluster_threshold)
         if self.max_candidate_pairs < 1:
             raise _fail("max_candidate_pairs", "must be at least 1")
+        if self.seed < 0:
+            raise _fail("seed", f"must be a whole number of at least 0, got {self.seed}")
+        if len(self.blocking_rules) > MAX_RULES:
+            raise _fail("blocking_rules", f"at most {MAX_RULES} rules are allowed, got {len(self.blocking_rules)}")
+        for comp in self.comparisons:
+            if comp.n_levels > MAX_LEVELS:
+                raise _fail("comparisons", f"comparison '{comp.name}' has {len(comp.levels)} levels; at most {MAX_LEVELS - 2}")
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -608,6 +622,8 @@ class Settings:
     def required_columns(self) -> dict[str, str]:
         """Each input column the settings use, with the first setting that uses it."""
         used: dict[str, str] = {}
+        if self.source_column:
+            used[self.source_column] = "source_column"
         for col, _ in self.standardise:
             used.setdefault(col, f"standardise.{col}")
         for i, comp in enumerate(self.comparisons):

@@ -219,26 +219,35 @@ def standardise_column(column: pa.ChunkedArray | pa.Array, steps: Sequence[Stand
     return restandardise(*encode_column(column), steps)
 
 
-# Idempotent steps whose effect the other cleaning steps keep, so that
-# repeating one later in a chain changes nothing.
-_PROPERTY_STEPS = {
-    "lower", "upper", "trim", "remove_spaces", "strip_punctuation", "fold_accents", "digits_only", "letters_only",
-    "first_n", "last_n", "parse_date",
+# For each idempotent step, the steps that keep its effect: after [lower, trim],
+# a second "lower" changes nothing; after [trim, first_n], a second "trim" may.
+_CASE = {"trim", "remove_spaces", "strip_punctuation", "fold_accents", "digits_only", "letters_only", "first_n", "last_n"}
+_KEEPS: dict[str, set[str]] = {
+    "lower": _CASE | {"lower"},
+    "upper": _CASE | {"upper"},
+    "trim": {"lower", "upper", "trim", "remove_spaces", "strip_punctuation", "digits_only", "letters_only"},
+    "remove_spaces": {"lower", "upper", "trim", "remove_spaces", "digits_only", "letters_only", "first_n", "last_n"},
+    "strip_punctuation": _CASE | {"lower", "upper"},
+    "fold_accents": _CASE | {"lower", "upper"},
+    "digits_only": {"digits_only", "trim", "remove_spaces", "strip_punctuation", "lower", "upper", "first_n", "last_n"},
+    "letters_only": {"letters_only", "trim", "remove_spaces", "strip_punctuation", "lower", "upper", "first_n", "last_n"},
+    "first_n": {"first_n", "trim", "remove_spaces", "strip_punctuation", "digits_only", "letters_only", "lower"},
+    "last_n": {"last_n", "trim", "remove_spaces", "strip_punctuation", "digits_only", "letters_only", "lower"},
+    "parse_date": {"parse_date", "trim", "lower", "remove_spaces"},
 }
-_BREAKS = {"lower": {"upper"}, "upper": {"lower"}, "parse_date": {"upper"}}
 
 
 def redundant(step: Standardiser, applied: Sequence[Standardiser]) -> bool:
     """True when ``step`` would change nothing after the ``applied`` chain.
 
-    A cleaning step such as ``lower`` is redundant if it was applied already
-    and only cleaning steps that keep its effect came after it.
+    An idempotent step such as ``lower`` is redundant if it was applied already
+    (with the same argument) and only steps that keep its effect came after.
     """
-    if step.name not in _PROPERTY_STEPS:
+    keeps = _KEEPS.get(step.name)
+    if keeps is None:
         return False
     same = [i for i, s in enumerate(applied) if s.name == step.name and (s.arg == step.arg or step.name == "parse_date")]
     if not same:
         return False
-    last = same[-1]
-    later = applied[last + 1 :]
-    return all(s.name in _PROPERTY_STEPS and s.name not in _BREAKS.get(step.name, ()) for s in later)
+    later = applied[same[-1] + 1 :]
+    return all(s.name in keeps and (s.name != step.name or s.arg == step.arg) for s in later)

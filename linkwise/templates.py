@@ -181,7 +181,7 @@ TEMPLATES: dict[str, Callable[..., Spec]] = {
 def expand_template(spec: Mapping[str, Any], where: str) -> Spec:
     """Turn ``{"template": "person_name", "column": "x", ...}`` into a full comparison spec."""
     name = spec["template"]
-    if name not in TEMPLATES:
+    if not isinstance(name, str) or name not in TEMPLATES:
         raise SettingsError(
             f"setting '{where}.template': unknown template '{name}'; allowed: "
             f"{', '.join(sorted(TEMPLATES))}.{did_you_mean(name, TEMPLATES)}"

@@ -40,16 +40,25 @@ class PatternCounts:
 
     @classmethod
     def of(cls, levels: np.ndarray, n_levels: list[int]) -> PatternCounts:
-        code = np.zeros(len(levels), dtype=np.int64)
-        for c, k in enumerate(n_levels):
-            code = code * k + levels[:, c]
-        distinct, inverse = dense_codes(code)
-        patterns = np.empty((len(distinct), len(n_levels)), dtype=np.uint8)
-        rest = distinct.copy()
-        for c in reversed(range(len(n_levels))):
-            patterns[:, c] = rest % n_levels[c]
-            rest //= n_levels[c]
-        counts = np.bincount(inverse, minlength=len(distinct)).astype(float)
+        if float(np.prod(n_levels, dtype=float)) < 2.0**62:
+            code = np.zeros(len(levels), dtype=np.int64)
+            for c, k in enumerate(n_levels):
+                code = code * k + levels[:, c]
+            distinct, inverse = dense_codes(code)
+            patterns = np.empty((len(distinct), len(n_levels)), dtype=np.uint8)
+            rest = distinct.copy()
+            for c in reversed(range(len(n_levels))):
+                patterns[:, c] = rest % n_levels[c]
+                rest //= n_levels[c]
+        else:
+            # Too many levels for one 64-bit code: renumber after each column.
+            inverse = np.zeros(len(levels), dtype=np.int64)
+            for c, k in enumerate(n_levels):
+                inverse = dense_codes(inverse * k + levels[:, c])[1]
+            first = np.full(int(inverse.max(initial=-1)) + 1, len(levels), dtype=np.int64)
+            np.minimum.at(first, inverse, np.arange(len(levels)))
+            patterns = levels[first]
+        counts = np.bincount(inverse, minlength=len(patterns)).astype(float)
         return cls(patterns, counts, inverse)
 
 
@@ -156,7 +165,7 @@ def train(
     pooled_weight = np.zeros(len(n_levels))
     per_rule = []
     for r in range(len(settings.blocking_rules)):
-        in_rule = ((masks >> np.uint32(r)) & 1).astype(float)
+        in_rule = ((masks >> np.uint64(r)) & np.uint64(1)).astype(float)
         rule_counts = np.bincount(counts.inverse, weights=in_rule, minlength=len(counts.patterns))
         keep = rule_counts > 0
         if rule_counts.sum() < 10 or len(excluded[r]) == len(n_levels):

@@ -65,7 +65,7 @@ class DuckDBEngine:
         else:
             sql = (
                 "SELECT * FROM read_csv($path, all_varchar = true, header = true, union_by_name = true,"
-                " encoding = $encoding, max_line_size = 64000000, strict_mode = false)"
+                " encoding = $encoding, max_line_size = 64000000, strict_mode = false, null_padding = true)"
             )
             params = {"path": path, "encoding": encoding or "utf-8"}
         return self._con.sql(sql, params=params).to_arrow_table()

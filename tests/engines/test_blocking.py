@@ -81,10 +81,8 @@ def brute_force_blocks(keys: np.ndarray, src: np.ndarray, link_type: str, rule: 
 
 def made_pairs(engine, keys: np.ndarray, src: np.ndarray, link_type: str) -> list[tuple[int, int]]:
     table = keys_table(keys, src)
-    out: list[tuple[int, int]] = []
-    for left, right in candidate_pairs(engine, table, link_type=link_type):
-        out.extend(zip(left.tolist(), right.tolist()))
-    return out
+    left, right = candidate_pairs(engine, table, link_type=link_type, n_records=keys.shape[1])
+    return list(zip(left.tolist(), right.tolist()))
 
 
 def random_keys(seed: int, n: int = 200, n_rules: int = 3, n_sources: int = 2):
@@ -383,6 +381,12 @@ def test_rules_each_within_the_budget_but_over_it_together_fail_the_run_before_a
     finally:
         engine.close()
     assert engine.pair_requests == 0
+
+
+def test_candidate_pairs_come_sorted_whatever_order_the_engine_returns():
+    keys, src = random_keys(5)
+    pairs = made_pairs(DuckDBEngine(), keys, src, "dedupe")
+    assert pairs == sorted(pairs)
 
 
 def test_blocking_analysis_counts_each_rules_pairs_and_what_it_adds_without_running():

@@ -315,7 +315,7 @@ def test_model_document_round_trips_through_json(fitted, simulated):
     doc = model_document(comparisons, fitted, {"settings": {"note": "synthetic"}})
     text = json.dumps(doc)
     assert "NaN" not in text and "Infinity" not in text
-    loaded = model_from_document(read_model_document(text, "model.json"), N_LEVELS, "model.json")
+    loaded = model_from_document(read_model_document(text, "model.json"), comparisons, "model.json")
     assert loaded.prior_ == fitted.prior_
     for c in range(len(N_LEVELS)):
         np.testing.assert_array_equal(loaded.m_[c], fitted.m_[c])
@@ -345,7 +345,7 @@ def test_model_document_keeps_the_population_u_for_term_frequencies(fitted):
         doc = json.loads(json.dumps(model_document(comparisons_for(N_LEVELS), fitted, {})))
     finally:
         del fitted.tf_u_
-    loaded = model_from_document(doc, N_LEVELS, "model.json")
+    loaded = model_from_document(doc, comparisons_for(N_LEVELS), "model.json")
     for c in range(len(N_LEVELS)):
         np.testing.assert_array_equal(loaded.tf_u_[c][1:], population_u[c][1:])
         np.testing.assert_array_equal(loaded.u_[c], fitted.u_[c])
@@ -377,9 +377,9 @@ def test_json_that_is_not_a_linkwise_model_is_refused(doc):
 def test_a_model_document_with_other_levels_than_the_settings_is_refused(fitted):
     doc = json.loads(json.dumps(model_document(comparisons_for(N_LEVELS), fitted, {})))
     with pytest.raises(ModelError, match="does not match"):
-        model_from_document(doc, [*N_LEVELS[:-1], N_LEVELS[-1] + 1], "model.json")
+        model_from_document(doc, comparisons_for([*N_LEVELS[:-1], N_LEVELS[-1] - 1]), "model.json")
     with pytest.raises(ModelError, match="does not match"):
-        model_from_document(doc, N_LEVELS[:-1], "model.json")
+        model_from_document(doc, comparisons_for(N_LEVELS[:-1]), "model.json")
 
 
 @settings(max_examples=25, deadline=None)
@@ -394,6 +394,6 @@ def test_any_fitted_parameters_survive_the_json_round_trip(prior, seed):
     model.u_ = [np.r_[0.0, rng.dirichlet(np.ones(k - 1))] for k in N_LEVELS]
     model.prior_, model.n_iter_, model.converged_, model.history_ = prior, 1, True, [EMStep(1, prior, 0.0, -1.0)]
     text = json.dumps(model_document(comparisons_for(N_LEVELS), model, {}))
-    loaded = model_from_document(read_model_document(text, "m.json"), N_LEVELS, "m.json")
+    loaded = model_from_document(read_model_document(text, "m.json"), comparisons_for(N_LEVELS), "m.json")
     patterns = np.array([[rng.integers(k) for k in N_LEVELS] for _ in range(20)], dtype=np.uint8)
     np.testing.assert_array_equal(loaded.pattern_weights(patterns), model.pattern_weights(patterns))
