@@ -92,7 +92,7 @@ class ComparisonKernel:
         return self._memo(("numbers",), build)  # type: ignore[return-value]
 
     def _tokens(self) -> tuple[np.ndarray, np.ndarray]:
-        """Distinct tokens of each value: a (values, width) matrix of token ids padded with -1, and counts."""
+        """Distinct tokens of each value, sorted: CSR ``offsets`` and token ids."""
 
         def build():
             split = pc.split_pattern_regex(self.prepared.values, pattern=r"\s+")
@@ -100,32 +100,19 @@ class ComparisonKernel:
             owner = pc.list_parent_indices(split).to_numpy().astype(np.int64)
             token_ids = pc.dictionary_encode(flat).indices.to_numpy().astype(np.int64)
             n_tokens = max(int(token_ids.max(initial=-1)) + 1, 1)
-            # Each token once per value, grouped by value.
+            # Each token once per value, sorted within the value.
             key = np.sort(owner * n_tokens + token_ids)
             key = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
-            owner, token_ids = key // n_tokens, key % n_tokens
-            counts = np.bincount(owner, minlength=len(self.prepared.values))
-            width = max(int(counts.max(initial=0)), 1)
-            rank = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
-            matrix = np.full((len(self.prepared.values), width), -1, dtype=np.int32)
-            matrix[owner, rank] = token_ids
-            return matrix, counts
+            counts = np.bincount(key // n_tokens, minlength=len(self.prepared.values))
+            offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            return offsets, key % n_tokens
 
         return self._memo(("tokens",), build)  # type: ignore[return-value]
 
     def _jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Jaccard similarity of the token sets of values ``a`` and ``b``, vectorised."""
-        matrix, counts = self._tokens()
-        width = matrix.shape[1]
-        common = np.empty(len(a), dtype=np.int64)
-        step = max(1, 32_000_000 // (width * width))
-        for start in range(0, len(a), step):
-            x = matrix[a[start : start + step]]
-            y = matrix[b[start : start + step]]
-            match = (x[:, :, None] == y[:, None, :]) & (x[:, :, None] >= 0)
-            common[start : start + step] = match.sum(axis=(1, 2))
-        union = counts[a] + counts[b] - common
-        return np.where(union > 0, common / np.maximum(union, 1), 0.0)
+        """Jaccard similarity of the token sets of values ``a`` and ``b``."""
+        return kernels.token_jaccard(*self._tokens(), a, b)
 
     def _prefix_codes(self, length: int) -> np.ndarray:
         def build():

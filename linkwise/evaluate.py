@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from linkwise.errors import InputError, did_you_mean
+from .errors import InputError, did_you_mean
+from .settings import LINK_TYPES
 
 __all__ = ["LINK_TYPES", "PairMetrics", "BCubed", "Evaluation", "evaluate",
            "pair_metrics_from_clusters", "bcubed", "precision_recall_curve"]
 
-LINK_TYPES = ("dedupe", "link", "link_and_dedupe")
 _CHUNK = 1 << 22  # candidate pairs handled per step, to bound temporary memory
 
 

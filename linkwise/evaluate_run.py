@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .engines.base import get_engine
 from .errors import InputError, OutputError, did_you_mean
 from .ingest import Records, load_records
 from .outputs import read_json
@@ -57,7 +58,11 @@ def evaluate_output(out_dir: str | Path, truth: str, *, inputs: list[str] | None
         raise InputError(
             f"the run in '{out_dir}' was given data frames, not files; give the input files with --input"
         )
-    records = load_records(inputs if len(inputs) > 1 else inputs[0], settings, encoding=encoding, engine=_engine())
+    engine = get_engine("duckdb")
+    try:
+        records = load_records(inputs if len(inputs) > 1 else inputs[0], settings, encoding=encoding, engine=engine)
+    finally:
+        engine.close()
     try:
         clusters = pq.read_table(out_dir / "clusters.parquet")
         pairs = pq.read_table(out_dir / "pairs.parquet", columns=None)
@@ -82,8 +87,3 @@ def evaluate_output(out_dir: str | Path, truth: str, *, inputs: list[str] | None
         link_type=settings.link_type,
     )
 
-
-def _engine():
-    from .engines.base import get_engine
-
-    return get_engine("duckdb")

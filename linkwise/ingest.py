@@ -2,7 +2,8 @@
 
 Inputs may be CSV or Parquet files (a file, a glob or a folder), pandas or
 polars DataFrames, or Arrow tables. Records are sorted by (source, id), so that
-every later stage, and every output, is the same whatever the input row order.
+every later stage, and every output, is the same whatever the input row order
+(when linkwise numbers the records itself, the numbers follow the input order).
 """
 
 from __future__ import annotations

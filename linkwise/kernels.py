@@ -181,3 +181,30 @@ def levenshtein(offsets: np.ndarray, codepoints: np.ndarray, a: np.ndarray, b: n
 def damerau_levenshtein(offsets: np.ndarray, codepoints: np.ndarray, a: np.ndarray, b: np.ndarray, limit: int) -> np.ndarray:
     """Optimal-string-alignment distance of ``a[k]`` and ``b[k]``, or ``limit + 1`` when above ``limit``."""
     return _distance_pairs(offsets, codepoints, np.asarray(a, np.int64), np.asarray(b, np.int64), int(limit), True)
+
+
+@njit(cache=True, nogil=True)
+def _token_jaccard_pairs(offsets, tokens, a, b):  # pragma: no cover - compiled
+    out = np.empty(len(a))
+    for k in range(len(a)):
+        i, end_i = offsets[a[k]], offsets[a[k] + 1]
+        j, end_j = offsets[b[k]], offsets[b[k] + 1]
+        union = (end_i - i) + (end_j - j)
+        common = 0
+        while i < end_i and j < end_j:
+            if tokens[i] == tokens[j]:
+                common += 1
+                i += 1
+                j += 1
+            elif tokens[i] < tokens[j]:
+                i += 1
+            else:
+                j += 1
+        union -= common
+        out[k] = common / union if union > 0 else 0.0
+    return out
+
+
+def token_jaccard(offsets: np.ndarray, tokens: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Jaccard similarity of token sets; value ``v`` has tokens ``tokens[offsets[v]:offsets[v+1]]``, sorted and distinct."""
+    return _token_jaccard_pairs(offsets, tokens, np.asarray(a, np.int64), np.asarray(b, np.int64))

@@ -233,10 +233,6 @@ def _default_u(n_levels: int) -> np.ndarray:
     return u
 
 
-def to_json_floats(values: np.ndarray) -> list[float]:
-    return [float(v) for v in values]
-
-
 def model_document(comparisons: Sequence[Any], model: FellegiSunterModel, extra: dict[str, Any]) -> dict[str, Any]:
     """The versioned JSON document of a fitted model (no record values)."""
     model._check_fitted()

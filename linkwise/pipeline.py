@@ -290,10 +290,3 @@ def link(*sources: Any, settings: Any = None, dedupe_sources: bool = False, **op
         link_type = "link"
     return run(sources, settings, link_type=link_type, **options)
 
-
-def load_summary(out_dir: str | Path) -> dict:
-    path = Path(out_dir) / "summary.json"
-    from .outputs import read_json
-
-    return read_json(path, "run summary")
-

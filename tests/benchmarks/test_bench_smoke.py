@@ -29,7 +29,8 @@ def test_bench_linkwise_only(tmp_path: Path) -> None:
     assert {"version", "wall_seconds", "peak_rss_mb", "stage_seconds", "candidate_pairs",
             "blocking_recall", "scored_pairs", "cluster_pairs", "bcubed_f1", "clusters"} <= set(run)
     assert {"ingest", "block", "train", "cluster", "other"} <= set(run["stage_seconds"])
-    assert 0 < sum(run["stage_seconds"].values()) <= run["wall_seconds"] + 1e-6
+    assert min(run["stage_seconds"].values()) >= 0  # "other" = wall time less the stages
+    assert abs(sum(run["stage_seconds"].values()) - run["wall_seconds"]) < 0.01
     assert 20 < run["peak_rss_mb"] < 8000
     assert run["candidate_pairs"] > 1000 and 0.9 < run["blocking_recall"] <= 1
     for key in ("scored_pairs", "cluster_pairs"):

@@ -50,3 +50,28 @@ def test_a_transposition_is_one_damerau_edit_and_two_levenshtein_edits():
 def test_code_points_not_bytes_are_compared():
     offsets, codepoints, a, b = _encode([("josé", "jose")])
     assert levenshtein(offsets, codepoints, a, b, 3)[0] == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 20), max_size=8), st.lists(st.integers(0, 20), max_size=8)), min_size=1, max_size=30))
+def test_token_jaccard_is_the_share_of_shared_tokens(pair_list):
+    from linkwise.kernels import token_jaccard
+
+    values = [sorted(set(tokens)) for pair in pair_list for tokens in pair]
+    offsets = np.concatenate([[0], np.cumsum([len(v) for v in values])]).astype(np.int64)
+    tokens = np.array([t for v in values for t in v], dtype=np.int64)
+    a = np.arange(0, len(values), 2)
+    got = token_jaccard(offsets, tokens, a, a + 1)
+    for k, (x, y) in enumerate(pair_list):
+        union = set(x) | set(y)
+        expected = len(set(x) & set(y)) / len(union) if union else 0.0
+        assert got[k] == expected
+
+
+def test_one_very_long_value_costs_no_more_than_its_own_length():
+    from linkwise.kernels import token_jaccard
+
+    offsets = np.array([0, 2, 1502], dtype=np.int64)
+    tokens = np.concatenate([[1, 2], np.arange(1500)]).astype(np.int64)
+    a, b = np.zeros(20000, np.int64), np.ones(20000, np.int64)
+    assert token_jaccard(offsets, tokens, a, b)[0] == 2 / 1500
