@@ -40,6 +40,15 @@ def encode_codepoints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
+def _longest(offsets):  # pragma: no cover - compiled
+    """Length of the longest value."""
+    longest = 0
+    for v in range(len(offsets) - 1):
+        longest = max(longest, offsets[v + 1] - offsets[v])
+    return longest
+
+
+@njit(cache=True, nogil=True)
 def _jaro_one(cp, s1, n1, s2, n2, winkler, flags1, flags2):  # pragma: no cover - compiled
     if n1 == 0 and n2 == 0:
         return 1.0
@@ -90,9 +99,7 @@ def _jaro_one(cp, s1, n1, s2, n2, winkler, flags1, flags2):  # pragma: no cover 
 @njit(cache=True, nogil=True)
 def _jaro_pairs(offsets, cp, a, b, winkler):  # pragma: no cover - compiled
     out = np.empty(len(a))
-    longest = 0
-    for v in range(len(offsets) - 1):
-        longest = max(longest, offsets[v + 1] - offsets[v])
+    longest = _longest(offsets)
     flags1 = np.zeros(longest + 1, np.bool_)
     flags2 = np.zeros(longest + 1, np.bool_)
     for k in range(len(a)):
@@ -157,9 +164,7 @@ def _edit_distance_one(cp, s1, n1, s2, n2, limit, transpositions, before, previo
 @njit(cache=True, nogil=True)
 def _distance_pairs(offsets, cp, a, b, limit, transpositions):  # pragma: no cover - compiled
     out = np.empty(len(a), np.int64)
-    longest = 0
-    for v in range(len(offsets) - 1):
-        longest = max(longest, offsets[v + 1] - offsets[v])
+    longest = _longest(offsets)
     before = np.empty(longest + 1, np.int64)
     previous = np.empty(longest + 1, np.int64)
     current = np.empty(longest + 1, np.int64)
