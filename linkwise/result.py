@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,11 +128,13 @@ class LinkResult:
         with staged_outputs(out_dir, overwrite=overwrite) as writer:
             clusters = self.clusters_table()
             pairs = self.pairs_table()
-            writer.parquet("clusters.parquet", clusters)
-            writer.parquet("pairs.parquet", pairs)
+            # Arrow's writers release the GIL: write the tables side by side.
+            jobs = [(writer.parquet, "clusters.parquet", clusters), (writer.parquet, "pairs.parquet", pairs)]
             if csv:
-                writer.csv("clusters.csv", clusters)
-                writer.csv("pairs.csv", pairs)
+                jobs += [(writer.csv, "clusters.csv", clusters), (writer.csv, "pairs.csv", pairs)]
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for done in [pool.submit(write, name, table) for write, name, table in jobs]:
+                    done.result()
             writer.json("model.json", self.model_document())
             writer.json("settings.json", self.settings.to_dict())
             writer.json("summary.json", self.summary())
