@@ -9,10 +9,9 @@ Each tool runs in its own process on the same Parquet file: linkwise through its
 with linkwise/data/people_settings.json, Splink 5.0.0 through splink_run.py inside
 benchmarks/.venv-splink (created and filled with ``pip install splink==5.0.0`` on
 first use). For each tool it measures the process's wall time, its stages, its peak
-resident memory, its CPU time and that of anything else running meanwhile, and,
-afterwards and untimed, with
-:func:`linkwise.evaluate.evaluate`: candidate pairs, blocking recall, pairwise
-precision/recall/F1 of the scored pairs and of the clusters, and B-cubed F1. Prints a
+resident memory, its CPU time and that of anything else running meanwhile; then,
+untimed, with :func:`linkwise.evaluate.evaluate`: candidate pairs, blocking recall,
+pairwise precision/recall/F1 of the scored pairs and of the clusters, and B-cubed F1. Prints a
 side-by-side table with Splink/linkwise ratios and writes
 benchmarks/results/bench-<timestamp>.json and latest.json.
 """
@@ -254,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
         run = runners[tool](data, work, args)
         accuracy = score(run, ids, truth)
         result["data"]["true_pairs"] = accuracy.pop("true_pairs")
-        if run["other_processes_cpu_seconds"] > 0.05 * run["wall_seconds"]:
+        if run["other_processes_cpu_seconds"] > 0.05 * run["wall_seconds"] * (os.cpu_count() or 1):
             print(f"warning: other processes used {run['other_processes_cpu_seconds']:.0f} CPU s "
                   f"while {tool} ran for {run['wall_seconds']:.0f} s: its timings are skewed", file=sys.stderr)
         run["stage_seconds"]["other"] = round(run["wall_seconds"] - sum(run["stage_seconds"].values()), 3)
