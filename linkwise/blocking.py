@@ -9,7 +9,7 @@ block sizes, and a rule set over the pair budget is refused with advice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -54,16 +54,22 @@ def analyse(
     *,
     link_type: str,
     describe_key: Callable[[int, int], str],
-    marginal: bool = True,
 ) -> list[RuleReport]:
-    """Count each rule's pairs from block sizes and, if asked, its marginal pairs."""
+    """Count each rule's pairs from block sizes, without making them."""
     reports = []
     for r, rule in enumerate(rules):
         stats = engine.block_stats(table, r, link_type=link_type)
-        margin = engine.marginal_pairs(table, r, link_type=link_type) if marginal else None
         largest = tuple((describe_key(r, key), n) for key, n in stats.largest_blocks)
-        reports.append(RuleReport(rule.name, stats.pairs, margin, largest))
+        reports.append(RuleReport(rule.name, stats.pairs, None, largest))
     return reports
+
+
+def with_marginal_pairs(engine, table: pa.Table, reports: list[RuleReport], *, link_type: str) -> list[RuleReport]:
+    """The reports with each rule's pairs beyond the earlier rules, from a counting join."""
+    return [
+        replace(rep, marginal_pairs=engine.marginal_pairs(table, r, link_type=link_type))
+        for r, rep in enumerate(reports)
+    ]
 
 
 def check_budget(reports: list[RuleReport], budget: int) -> None:

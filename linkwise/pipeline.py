@@ -7,12 +7,23 @@ own module and this one only passes data forward.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .blocking import analyse, candidate_pairs, check_budget, check_union_budget, first_rule, keys_table, rule_masks
+from .blocking import (
+    analyse,
+    candidate_pairs,
+    check_budget,
+    check_union_budget,
+    first_rule,
+    keys_table,
+    rule_masks,
+    with_marginal_pairs,
+)
 from .cluster import connected_components
 from .compare import ComparisonKernel, compare_pairs
 from .engines.base import get_engine
@@ -97,6 +108,31 @@ def _describe_key(records: Records, keys: np.ndarray, settings: Settings):
     return describe
 
 
+@contextmanager
+def _engine_for(engine: Any, options: dict | None = None):
+    """Use the engine given, or make one (and close it afterwards) from a name."""
+    if hasattr(engine, "candidate_pairs"):
+        yield engine
+        return
+    made = get_engine(engine, **(options or {}))
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def _blocking_reports(engine: Any, table: Any, records: Records, keys: np.ndarray, settings: Settings, *, marginal: bool) -> list:
+    """Each rule's pairs from block sizes, checked against the budget; marginal pairs when asked or needed."""
+    describe = _describe_key(records, keys, settings)
+    reports = analyse(engine, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe)
+    check_budget(reports, settings.max_candidate_pairs)
+    over_budget = sum(r.pairs for r in reports) > settings.max_candidate_pairs
+    if marginal or over_budget:
+        reports = with_marginal_pairs(engine, table, reports, link_type=settings.link_type)
+        check_union_budget(reports, settings.max_candidate_pairs)
+    return reports
+
+
 def run(
     inputs: Any,
     settings: Any = None,
@@ -126,15 +162,9 @@ def run(
     if changes:
         settings = settings.with_options(**changes)
 
-    own_engine = not hasattr(engine, "candidate_pairs")
-    eng = get_engine(engine, **(engine_options or {})) if own_engine else engine
-    try:
-        with Reporter(show=progress) as reporter:
-            threads = (engine_options or {}).get("threads")
-            return _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads)
-    finally:
-        if own_engine:
-            eng.close()
+    with _engine_for(engine, engine_options) as eng, Reporter(show=progress) as reporter:
+        threads = (engine_options or {}).get("threads")
+        return _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads)
 
 
 def _run(
@@ -153,12 +183,7 @@ def _run(
         prepared, keys = prepare(records, settings, threads=threads)
     with reporter.stage("block"):
         table = keys_table(keys, records.source_codes)
-        describe = _describe_key(records, keys, settings)
-        reports = analyse(engine, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe, marginal=False)
-        check_budget(reports, settings.max_candidate_pairs)
-        if sum(r.pairs for r in reports) > settings.max_candidate_pairs:
-            reports = analyse(engine, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe)
-            check_union_budget(reports, settings.max_candidate_pairs)
+        reports = _blocking_reports(engine, table, records, keys, settings, marginal=False)
         left, right = candidate_pairs(engine, table, link_type=settings.link_type, n_records=records.n)
     if not len(left):
         raise BlockingError(
@@ -175,9 +200,7 @@ def _run(
             masks[batch] = rule_masks(keys, left[batch], right[batch])
             reporter.advance(len(left[batch]))
     made_by = np.bincount(first_rule(masks, len(settings.blocking_rules)), minlength=len(settings.blocking_rules) + 1)
-    reports = [
-        type(rep)(rep.rule, rep.pairs, int(made_by[r]), rep.largest_blocks) for r, rep in enumerate(reports)
-    ]
+    reports = [replace(rep, marginal_pairs=int(made_by[r])) for r, rep in enumerate(reports)]
     all_pairs = total_pairs(records, settings.link_type)
 
     with reporter.stage("train"):
@@ -234,19 +257,11 @@ def analyse_blocking(inputs: Any, settings: Any, *, engine: Any = None, encoding
     :class:`~linkwise.blocking.RuleReport` per rule.
     """
     settings = resolve_settings(settings)
-    own_engine = not hasattr(engine, "candidate_pairs")
-    eng = get_engine(engine) if own_engine else engine
-    try:
+    with _engine_for(engine) as eng:
         records = load_records(inputs, settings, engine=eng, encoding=encoding)
         _, keys = prepare(records, settings)
         table = keys_table(keys, records.source_codes)
-        describe = _describe_key(records, keys, settings)
-        reports = analyse(eng, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe, marginal=False)
-        check_budget(reports, settings.max_candidate_pairs)
-        return analyse(eng, table, settings.blocking_rules, link_type=settings.link_type, describe_key=describe)
-    finally:
-        if own_engine:
-            eng.close()
+        return _blocking_reports(eng, table, records, keys, settings, marginal=True)
 
 
 def dedupe(data: Any, settings: Any = None, **options: Any) -> LinkResult:

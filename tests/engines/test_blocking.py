@@ -23,6 +23,7 @@ from linkwise.blocking import (
     check_budget,
     check_union_budget,
     keys_table,
+    with_marginal_pairs,
 )
 from linkwise.engines.duckdb import DuckDBEngine
 from linkwise.errors import BlockingError
@@ -236,9 +237,9 @@ def test_marginal_pairs_equal_the_brute_force_count_of_pairs_no_earlier_rule_mak
 def test_analyse_reports_each_rule_with_readable_largest_blocks(engine):
     keys, src = random_keys(seed=51)
     rules = tuple(BlockingRule.parse([name], f"blocking_rules[{i}]") for i, name in enumerate(["zip", "dob", "sex"]))
-    reports = analyse(
-        engine, keys_table(keys, src), rules, link_type="dedupe", describe_key=lambda rule, key: f"r{rule}={key}"
-    )
+    table = keys_table(keys, src)
+    reports = analyse(engine, table, rules, link_type="dedupe", describe_key=lambda rule, key: f"r{rule}={key}")
+    reports = with_marginal_pairs(engine, table, reports, link_type="dedupe")
     assert [rep.rule for rep in reports] == ["zip", "dob", "sex"]
     for rule, rep in enumerate(reports):
         assert rep.pairs == len(brute_force_pairs(keys, src, "dedupe", rules=[rule]))
