@@ -96,35 +96,54 @@ def check_union_budget(reports: list[RuleReport], budget: int) -> None:
         )
 
 
+def mask_dtype(n_rules: int) -> np.dtype:
+    """The smallest unsigned integer type with a bit per rule."""
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
+        if n_rules <= np.dtype(dtype).itemsize * 8:
+            return np.dtype(dtype)
+    raise ValueError(f"at most 64 blocking rules, not {n_rules}")
+
+
 def rule_masks(keys: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Bit r set when rule r holds for the pair (its keys equal and present); at most 64 rules."""
-    masks = np.zeros(len(left), dtype=np.uint64)
+    dtype = mask_dtype(keys.shape[0])
+    masks = np.zeros(len(left), dtype=dtype)
     for r in range(keys.shape[0]):
         kl = keys[r][left]
         holds = (kl >= 0) & (kl == keys[r][right])
-        masks |= holds.astype(np.uint64) << np.uint64(r)
+        masks |= holds.astype(dtype) << dtype.type(r)
     return masks
+
+
+def rule_holds(masks: np.ndarray, rule: int) -> np.ndarray:
+    """Whether rule ``rule`` holds for each pair, from its mask."""
+    one = masks.dtype.type(1)
+    return ((masks >> masks.dtype.type(rule)) & one).astype(bool)
 
 
 def first_rule(masks: np.ndarray, n_rules: int) -> np.ndarray:
     """Index of the first rule that holds (the rule that made the pair)."""
     out = np.full(len(masks), n_rules, dtype=np.int16)
     for r in reversed(range(n_rules)):
-        out[(masks >> np.uint64(r)) & np.uint64(1) == 1] = r
+        out[rule_holds(masks, r)] = r
     return out
 
 
 def candidate_pairs(engine, table: pa.Table, *, link_type: str, n_records: int) -> tuple[np.ndarray, np.ndarray]:
-    """All candidate pairs as (left, right) int64 arrays, left < right, sorted.
+    """All candidate pairs as (left, right) index arrays, left < right, sorted.
 
     Engines return pairs in no fixed order (parallel joins); sorting makes every
-    later stage, and the outputs, the same from run to run.
+    later stage, and the outputs, the same from run to run. Indices are int32
+    (half the memory) unless there are too many records for it.
     """
     keys = [
         batch.column(0).to_numpy().astype(np.int64) * n_records + batch.column(1).to_numpy()
-        for batch in engine.candidate_pairs(table, link_type=link_type, batch_rows=20_000_000)
+        for batch in engine.candidate_pairs(table, link_type=link_type, batch_rows=4_000_000)
     ]
     pair_keys = np.concatenate(keys) if keys else np.empty(0, np.int64)
     del keys
     pair_keys.sort()
-    return pair_keys // n_records, pair_keys % n_records
+    index = np.int32 if n_records < 2**31 else np.int64
+    left = (pair_keys // n_records).astype(index)
+    np.remainder(pair_keys, n_records, out=pair_keys)
+    return left, pair_keys.astype(index)

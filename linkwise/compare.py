@@ -25,23 +25,13 @@ _SIMILARITY = {"jaro_winkler": kernels.jaro_winkler, "jaro": kernels.jaro}
 _DISTANCE = {"levenshtein": kernels.levenshtein, "damerau_levenshtein": kernels.damerau_levenshtein}
 
 
-# An odd 64-bit multiplier is a bijection on int64 (arithmetic wraps), so it
-# scrambles structured keys (lo * n + hi) that hash badly, without collisions.
-_SCRAMBLE = np.int64(-7046029254386353131)
-_UNSCRAMBLE = np.int64(pow(-7046029254386353131 % 2**64, -1, 2**64) - 2**64)
-
-
 def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hash-based ``np.unique``: (distinct keys, index of each key among them).
+    """Hash-based ``np.unique``: (distinct keys, index of each key among them, int32).
 
     Order of the distinct keys is first appearance, which is deterministic for a
     given input. Much faster than sorting for tens of millions of keys.
     """
-    with np.errstate(over="ignore"):
-        scrambled = np.asarray(keys, dtype=np.int64) * _SCRAMBLE
-        encoded = pc.dictionary_encode(pa.array(scrambled, type=pa.int64()))
-        distinct = encoded.dictionary.to_numpy() * _UNSCRAMBLE
-    return distinct, encoded.indices.to_numpy().astype(np.int64)
+    return kernels.unique_first_seen(np.ascontiguousarray(keys, dtype=np.int64))
 
 
 class ComparisonKernel:
@@ -195,6 +185,8 @@ class ComparisonKernel:
     # -- levels ---------------------------------------------------------------
     def levels_of_tuples(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Levels for pairs of value combinations (tuple codes, both >= 0; repeats allowed)."""
+        if self.prepared.tuple_columns.shape[1] == 1:
+            return self._levels_of_values(a, b)
         cols_a = self.prepared.tuple_columns[a]
         cols_b = self.prepared.tuple_columns[b]
         valid = (cols_a >= 0) & (cols_b >= 0)
@@ -225,6 +217,21 @@ class ComparisonKernel:
         self._batch_scores = {}
         return out
 
+    def _levels_of_values(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """:meth:`levels_of_tuples` for a one-column comparison: codes are values, all present."""
+        out = np.full(len(a), self.else_level, dtype=np.uint8)
+        todo = np.arange(len(a))
+        self._batch_scores = {}
+        self._batch_size = len(a)
+        for index, level in enumerate(self.levels, start=1):
+            if not len(todo):
+                break
+            holds = self._predicate(level, a[todo], b[todo], (0, todo))
+            out[todo[holds]] = index
+            todo = todo[~holds]
+        self._batch_scores = {}
+        return out
+
     def levels_of_pairs(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Levels for record pairs, each computed once per distinct pair of values.
 
@@ -232,22 +239,16 @@ class ComparisonKernel:
         value); the other pairs are hashed once to their distinct unordered pairs
         of values, and the levels are worked out on those alone.
         """
-        codes = self.prepared.tuple_codes
-        x, y = codes[left], codes[right]
+        equal_at, equal_value, differ_at, differ_key, width = kernels.split_pairs(self.prepared.tuple_codes, left, right)
         out = np.zeros(len(left), dtype=np.uint8)
-        equal = np.flatnonzero((x == y) & (x >= 0))
-        if len(equal):
-            values = x[equal]
-            present = np.flatnonzero(np.bincount(values, minlength=len(self.prepared.tuple_columns)))
+        if len(equal_at):
+            present = np.flatnonzero(np.bincount(equal_value, minlength=len(self.prepared.tuple_columns)))
             level_of_value = np.zeros(len(self.prepared.tuple_columns), dtype=np.uint8)
             level_of_value[present] = self.levels_of_tuples(present, present)
-            out[equal] = level_of_value[values]
-        differ = np.flatnonzero((x != y) & (x >= 0) & (y >= 0))
-        if len(differ):
-            xd, yd = x[differ].astype(np.int64), y[differ].astype(np.int64)
-            n_tuples = len(self.prepared.tuple_columns)
-            distinct, inverse = dense_codes(np.minimum(xd, yd) * n_tuples + np.maximum(xd, yd))
-            out[differ] = self.levels_of_tuples(distinct // n_tuples, distinct % n_tuples)[inverse]
+            out[equal_at] = level_of_value[equal_value]
+        if len(differ_at):
+            distinct, inverse = dense_codes(differ_key)
+            out[differ_at] = self.levels_of_tuples(distinct // width, distinct % width)[inverse]
         return out
 
 
@@ -312,7 +313,8 @@ def sample_pairs(
             b = rng.integers(0, n_records, size=draw)
         keep = a != b
         lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-        keys = np.unique(np.concatenate([keys, lo * n_records + hi]))
+        keys = np.sort(np.concatenate([keys, lo * n_records + hi]))
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
         if len(keys) >= n_pairs:
             break
     if len(keys) > n_pairs:

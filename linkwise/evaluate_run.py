@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .engines.base import get_engine
-from .errors import InputError, OutputError, did_you_mean
+from .errors import InputError, OutputError
 from .ingest import Records, load_records
 from .outputs import read_json
 from .settings import Settings
@@ -20,11 +20,7 @@ from .settings import Settings
 def truth_codes(records: Records, truth: Any) -> np.ndarray:
     """Entity code per record (-1 where the truth is missing)."""
     if isinstance(truth, str):
-        if truth not in records.table.column_names:
-            raise InputError(
-                f"truth column '{truth}' is not in the input.{did_you_mean(truth, records.table.column_names)}"
-            )
-        column = records.table[truth].combine_chunks()
+        column = records.column(truth)
     else:
         column = pa.array(truth)
         if len(column) != records.n:
@@ -60,7 +56,9 @@ def evaluate_output(out_dir: str | Path, truth: str, *, inputs: list[str] | None
         )
     engine = get_engine("duckdb")
     try:
-        records = load_records(inputs if len(inputs) > 1 else inputs[0], settings, encoding=encoding, engine=engine)
+        records = load_records(
+            inputs if len(inputs) > 1 else inputs[0], settings, encoding=encoding, engine=engine, extra_columns=[truth]
+        )
     finally:
         engine.close()
     try:

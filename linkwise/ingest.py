@@ -1,24 +1,30 @@
 """Ingest: read the sources into one Arrow table with a unique id and a source tag.
 
 Inputs may be CSV or Parquet files (a file, a glob or a folder), pandas or
-polars DataFrames, or Arrow tables. Records are sorted by (source, id), so that
-every later stage, and every output, is the same whatever the input row order
-(when linkwise numbers the records itself, the numbers follow the input order).
+polars DataFrames, or Arrow tables. Only the columns the settings use are kept.
+Records are numbered in (source, id) order, so that every later stage, and
+every output, is the same whatever the input row order (when linkwise numbers
+the records itself, the numbers follow the input order). The table itself stays
+in input order, with the permutation beside it: sorting it would copy every
+string.
 """
 
 from __future__ import annotations
 
 import glob as globlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from .errors import InputError, did_you_mean
+from .engines.base import get_engine
+from .errors import InputError, LinkwiseError, did_you_mean
 from .settings import Settings
 
 GENERATED_ID = "unique_id"
@@ -26,15 +32,32 @@ _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv
 
 
 @dataclass(frozen=True)
+class _Input:
+    """One input as given (a path, or the data itself) and its number of rows."""
+
+    data: Any
+    where: str
+    rows: int
+
+
+@dataclass(frozen=True)
 class Records:
-    """All input records, sorted by (source, id). Record ``i`` is row ``i``."""
+    """All input records, numbered in (source, id) order.
+
+    ``table`` holds the columns the run uses, in input order: record ``i`` is
+    row ``order[i]``. ``ids``, ``source_codes`` and :meth:`column` are in record
+    order. ``inputs`` and ``encoding`` let :meth:`column` read other columns again.
+    """
 
     table: pa.Table
+    order: np.ndarray
     ids: pa.Array
     source_codes: np.ndarray
     source_names: tuple[str, ...]
     id_column: str
     generated_ids: bool
+    inputs: tuple[_Input, ...]
+    encoding: str | None
 
     @property
     def n(self) -> int:
@@ -43,6 +66,47 @@ class Records:
     @property
     def sources(self) -> pa.Array:
         return pa.array(np.asarray(self.source_names, dtype=object)[self.source_codes], type=pa.string())
+
+    def column(self, name: str) -> pa.Array:
+        """Column ``name`` in record order, as text (the id column as given).
+
+        A column that was not kept, such as a truth column, is read again from
+        the inputs; an input that lacks it gives nulls.
+        """
+        column = self.table[name] if name in self.table.column_names else self._read_again(name)
+        return column.take(pa.array(self.order)).combine_chunks()
+
+    def _read_again(self, name: str) -> pa.ChunkedArray:
+        """Column ``name`` of every input, as text, in input order."""
+        names: list[str] = []
+
+        def keep(input_names: list[str]) -> list[str]:
+            names.extend(input_names)
+            return [name] if name in input_names else []
+
+        chunks: list[pa.Array] = []
+        # The engine that read the inputs may be closed by now: paths are read with a new one.
+        engine = get_engine() if any(isinstance(i.data, (str, Path)) for i in self.inputs) else None
+        try:
+            for source in self.inputs:
+                table = to_arrow(source.data, where=source.where, engine=engine, encoding=self.encoding, keep=keep)
+                if name not in table.column_names:
+                    chunks.append(pa.nulls(source.rows, pa.string()))
+                    continue
+                if table.num_rows != source.rows:
+                    raise InputError(f"{source.where} has changed since it was read; run again")
+                table = _string_columns(table, None)
+                if table.num_columns == 0:
+                    raise InputError(
+                        f"{source.where}: column '{name}' holds lists or records, not values that can be compared"
+                    )
+                chunks.extend(table[name].chunks)
+        finally:
+            if engine is not None:
+                engine.close()
+        if name not in names:
+            raise InputError(f"column '{name}' is not in the input.{did_you_mean(name, names)}")
+        return pa.chunked_array(chunks, pa.string())
 
 
 def file_format_of(path: Path) -> str | None:
@@ -81,11 +145,17 @@ def _files_of(spec: str) -> tuple[list[Path], str]:
     return files, formats.pop()  # type: ignore[return-value]
 
 
-def _read_path(spec: str, engine: Any, encoding: str | None) -> pa.Table:
+def _read_path(spec: str, engine: Any, encoding: str | None, keep: Callable[[list[str]], list[str]]) -> pa.Table:
     files, file_format = _files_of(spec)
     target = str(files[0]) if len(files) == 1 else [str(f) for f in files]
     try:
-        return engine.read(target, file_format=file_format, encoding=encoding)
+        if file_format == "parquet" and len(files) == 1:
+            # Arrow reads a Parquet file column by column: read only the columns kept.
+            with pq.ParquetFile(target) as parquet:
+                return parquet.read(columns=keep(parquet.schema_arrow.names))
+        table = engine.read(target, file_format=file_format, encoding=encoding)
+    except LinkwiseError:  # from keep: the columns do not fit the settings
+        raise
     except Exception as exc:  # the engine's own error types differ; report them plainly
         text = str(exc)
         # Only the first line is shown: engines quote the offending line of data after it.
@@ -95,22 +165,38 @@ def _read_path(spec: str, engine: Any, encoding: str | None) -> pa.Table:
                 f"input '{spec}' is not valid UTF-8; give its encoding, e.g. --encoding latin-1"
             ) from None
         raise InputError(f"input '{spec}' cannot be read as {file_format.upper()}: {message}") from None
+    return table.select(keep(table.column_names))
 
 
-def to_arrow(data: Any, *, where: str, engine: Any = None, encoding: str | None = None) -> pa.Table:
-    """Turn one input (path, glob, folder, pandas, polars or Arrow) into an Arrow table."""
+def to_arrow(
+    data: Any,
+    *,
+    where: str,
+    engine: Any = None,
+    encoding: str | None = None,
+    keep: Callable[[list[str]], list[str]] | None = None,
+) -> pa.Table:
+    """Turn one input (path, glob, folder, pandas, polars or Arrow) into an Arrow table.
+
+    ``keep`` picks the columns to keep from the input's column names (default:
+    all). A single Parquet file and data frames are read for those columns only.
+    """
+    keep = keep or list
     if isinstance(data, (str, Path)):
-        return _read_path(str(data), engine, encoding)
-    if isinstance(data, pa.Table):
-        return data
+        return _read_path(str(data), engine, encoding, keep)
     if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
+        data = pa.Table.from_batches([data])
+    if isinstance(data, pa.Table):
+        return data.select(keep(data.column_names))
     module = type(data).__module__.split(".")[0]
     try:
         if module == "pandas":
-            return pa.Table.from_pandas(data, preserve_index=False)
+            names = [str(c) for c in data.columns]
+            kept = set(keep(names))
+            positions = [i for i, name in enumerate(names) if name in kept]
+            return pa.Table.from_pandas(data.iloc[:, positions], preserve_index=False)
         if module == "polars":
-            return data.to_arrow()
+            return data.select(keep(data.columns)).to_arrow()
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         message = str(exc).splitlines()[0]
         raise InputError(f"{where}: the data frame cannot be converted to Arrow ({message}); make each column one type") from None
@@ -140,7 +226,7 @@ def _normalise_inputs(inputs: Any) -> list[tuple[str, Any]]:
     return named
 
 
-def _string_columns(table: pa.Table, keep: str | None, where: str) -> pa.Table:
+def _string_columns(table: pa.Table, id_column: str | None) -> pa.Table:
     """Cast every column but the id to text, so sources with different types align.
 
     A column that has no text form (lists, structs) is dropped, unless the
@@ -148,7 +234,7 @@ def _string_columns(table: pa.Table, keep: str | None, where: str) -> pa.Table:
     """
     names, columns = [], []
     for name, column in zip(table.column_names, table.columns):
-        if name != keep and not pa.types.is_string(column.type):
+        if name != id_column and not pa.types.is_string(column.type):
             if pa.types.is_null(column.type):
                 column = pa.chunked_array([pa.nulls(len(column), pa.string())])
             else:
@@ -192,14 +278,37 @@ def _source_labels(table: pa.Table, settings: Settings, name: str) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(table.num_rows, np.int32)), pa.array([name]))
 
 
+def _used_columns(names: list[str], settings: Settings, where: str, extra: Sequence[str]) -> list[str]:
+    """Check an input's column names against the settings; return the ones to keep, in input order.
+
+    Kept are the id column, the columns the settings use and those of ``extra`` that exist.
+    """
+    if not names:
+        raise InputError(f"{where} has no columns")
+    id_column = settings.unique_id_column
+    if id_column is not None and id_column not in names:
+        raise InputError(
+            f"{where}: id column '{id_column}' is missing.{did_you_mean(id_column, names)}"
+            f" Available columns: {', '.join(names)}"
+        )
+    settings.check_columns(names, source=where)
+    used = {id_column, *settings.required_columns(), *extra}
+    return [name for name in names if name in used]
+
+
 def load_records(
     inputs: Any,
     settings: Settings,
     *,
     engine: Any = None,
     encoding: str | None = None,
+    extra_columns: Sequence[str] = (),
 ) -> Records:
-    """Read, check and sort all sources.
+    """Read, check and number all sources, keeping only the columns needed.
+
+    ``extra_columns`` are kept too, where an input has them (e.g. a truth
+    column about to be read); other columns can still be had, more slowly, from
+    :meth:`Records.column`.
 
     Raises :class:`~linkwise.errors.InputError` for unreadable, empty or
     inconsistent inputs and :class:`~linkwise.errors.SettingsError` for
@@ -209,28 +318,23 @@ def load_records(
     id_column = settings.unique_id_column
     tables: list[pa.Table] = []
     labels: list[pa.DictionaryArray] = []
+    read: list[_Input] = []
     for name, data in named:
         where = f"input '{data}'" if isinstance(data, (str, Path)) else f"input '{name}'"
-        table = to_arrow(data, where=where, engine=engine, encoding=encoding)
-        if table.num_columns == 0:
-            raise InputError(f"{where} has no columns")
+        keep = partial(_used_columns, settings=settings, where=where, extra=extra_columns)
+        table = to_arrow(data, where=where, engine=engine, encoding=encoding, keep=keep)
         if table.num_rows == 0:
             raise InputError(f"{where} has a header but no rows")
         if id_column is not None:
-            if id_column not in table.column_names:
-                raise InputError(
-                    f"{where}: id column '{id_column}' is missing.{did_you_mean(id_column, table.column_names)}"
-                    f" Available columns: {', '.join(table.column_names)}"
-                )
             _check_ids_present(table[id_column], id_column, where)
-        settings.check_columns(table.column_names, source=where)
-        table = _string_columns(table, id_column, where)
+        table = _string_columns(table, id_column)
         dropped = set(settings.required_columns()) - set(table.column_names)
         if dropped:
             column = sorted(dropped)[0]
             raise InputError(f"{where}: column '{column}' holds lists or records, not values that can be compared")
         tables.append(table)
         labels.append(_source_labels(table, settings, name))
+        read.append(_Input(data, where, table.num_rows))
 
     names = sorted({str(v) for label in labels for v in label.dictionary.to_pylist()})
     if settings.link_type == "link" and len(names) < 2:
@@ -246,7 +350,7 @@ def load_records(
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        table = pa.concat_tables([_string_columns(t, None, "input") for t in tables], promote_options="permissive")
+        table = pa.concat_tables([_string_columns(t, None) for t in tables], promote_options="permissive")
     # Source codes number the sorted source names.
     position = {n: i for i, n in enumerate(names)}
     codes = np.concatenate(
@@ -273,18 +377,20 @@ def load_records(
     order = pc.sort_indices(
         pa.table({"src": pa.array(codes), "id": table[id_column]}),
         sort_keys=[("src", "ascending"), ("id", "ascending")],
-    )
-    table = table.take(order)
-    codes = codes[order.to_numpy()]
-    ids = table[id_column].combine_chunks()
+    ).to_numpy().astype(np.int64)
+    codes = codes[order]
+    ids = table[id_column].take(pa.array(order)).combine_chunks()
     if not generated:
         where = f"input '{named[0][1]}'" if len(named) == 1 and isinstance(named[0][1], (str, Path)) else "the input"
         _check_ids_unique(ids, codes, id_column, where)
     return Records(
         table=table,
+        order=order,
         ids=ids,
         source_codes=codes,
         source_names=tuple(names),
         id_column=id_column,
         generated_ids=generated,
+        inputs=tuple(read),
+        encoding=encoding,
     )

@@ -27,16 +27,56 @@ from numba import njit
 
 
 def encode_codepoints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Flat code points of string values: ``offsets`` (n+1) and ``codepoints`` (uint32).
+    """Flat code points of string values: ``offsets`` (n+1, int64) and ``codepoints``.
 
-    Nulls are empty strings.
+    Read straight from Arrow's UTF-8 buffer, never through Python strings.
+    All-ASCII values keep their bytes (``uint8``, a quarter of the memory);
+    otherwise the text is decoded to ``uint32`` code points. Nulls are empty
+    strings.
     """
-    values = pc.fill_null(values.cast(pa.string()), "")
-    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    joined = "".join(values.to_pylist()).encode("utf-32-le")
-    return offsets, np.frombuffer(joined, dtype=np.uint32)
+    values = pc.fill_null(values.cast(pa.large_string()), "")
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    _, offset_buffer, data_buffer = values.buffers()
+    byte_offsets = np.frombuffer(offset_buffer, dtype=np.int64)[values.offset : values.offset + len(values) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+    data = data[byte_offsets[0] : byte_offsets[-1]]
+    byte_offsets = byte_offsets - byte_offsets[0]
+    if not len(data) or int(data.max()) < 128:
+        return byte_offsets, data
+    return _decode_utf8(byte_offsets, data)
+
+
+@njit(cache=True, nogil=True)
+def _decode_utf8(byte_offsets, data):  # pragma: no cover - compiled
+    """Code points of valid UTF-8 text, with the offsets of each value in characters."""
+    n = len(byte_offsets) - 1
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    for v in range(n):
+        chars = 0
+        for i in range(byte_offsets[v], byte_offsets[v + 1]):
+            if (data[i] & 0xC0) != 0x80:
+                chars += 1
+        offsets[v + 1] = offsets[v] + chars
+    out = np.empty(offsets[n], dtype=np.uint32)
+    k = 0
+    i = 0
+    while i < len(data):
+        b = np.uint32(data[i])
+        if b < 0x80:
+            width, cp = 1, b
+        elif b < 0xE0:
+            width, cp = 2, b & 0x1F
+        elif b < 0xF0:
+            width, cp = 3, b & 0x0F
+        else:
+            width, cp = 4, b & 0x07
+        for j in range(1, width):
+            cp = (cp << 6) | (np.uint32(data[i + j]) & 0x3F)
+        out[k] = cp
+        k += 1
+        i += width
+    return offsets, out
 
 
 @njit(cache=True, nogil=True)
@@ -213,3 +253,177 @@ def _token_jaccard_pairs(offsets, tokens, a, b):  # pragma: no cover - compiled
 def token_jaccard(offsets: np.ndarray, tokens: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Jaccard similarity of token sets; value ``v`` has tokens ``tokens[offsets[v]:offsets[v+1]]``, sorted and distinct."""
     return _token_jaccard_pairs(offsets, tokens, np.asarray(a, np.int64), np.asarray(b, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _mix(key):  # pragma: no cover - compiled
+    """A 64-bit finaliser (splitmix64's): spreads structured keys over the table."""
+    z = np.uint64(key) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def _grow(slots, distinct, count):  # pragma: no cover - compiled
+    """Double an open-addressing table (slots hold indices into ``distinct``)."""
+    size = len(slots) * 2
+    mask = np.uint64(size - 1)
+    new_slots = np.full(size, -1, np.int32)
+    for s in range(count):
+        h = _mix(distinct[s]) & mask
+        while new_slots[h] >= 0:
+            h = (h + np.uint64(1)) & mask
+        new_slots[h] = s
+    new_distinct = np.empty(size // 2, np.int64)
+    new_distinct[:count] = distinct[:count]
+    return new_slots, new_distinct
+
+
+@njit(cache=True, nogil=True)
+def hash_insert(keys, slots, distinct, count, inverse, start):  # pragma: no cover - compiled
+    """Add int64 keys to a growing hash table; ``inverse[start + i]`` gets key ``i``'s index.
+
+    The table is (``slots``, ``distinct``, ``count``): distinct keys in order of
+    first appearance. Returns the (possibly regrown) table. It holds at most
+    half as many keys as slots, so probes stay short; memory follows the number
+    of distinct keys, not of keys.
+    """
+    for i in range(len(keys)):
+        if 2 * (count + 1) > len(slots):
+            slots, distinct = _grow(slots, distinct, count)
+        mask = np.uint64(len(slots) - 1)
+        key = keys[i]
+        h = _mix(key) & mask
+        while True:
+            s = slots[h]
+            if s < 0:
+                slots[h] = count
+                distinct[count] = key
+                inverse[start + i] = count
+                count += 1
+                break
+            if distinct[s] == key:
+                inverse[start + i] = s
+                break
+            h = (h + np.uint64(1)) & mask
+    return slots, distinct, count
+
+
+def new_hash_table() -> tuple[np.ndarray, np.ndarray, int]:
+    """An empty table for :func:`hash_insert`."""
+    return np.full(16, -1, np.int32), np.empty(8, np.int64), 0
+
+
+def unique_first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct int64 keys in order of first appearance, and each key's index among them (int32).
+
+    One pass over a hash table; no sort.
+    """
+    inverse = np.empty(len(keys), np.int32)
+    slots, distinct, count = hash_insert(keys, *new_hash_table(), inverse, 0)
+    return distinct[:count].copy(), inverse
+
+
+@njit(cache=True, nogil=True)
+def split_pairs(codes, left, right):  # pragma: no cover - compiled
+    """Sort record pairs by their values' codes: both present and equal, or both present and different.
+
+    Returns (positions of equal pairs, their value), (positions of differing
+    pairs, min(value) * n + max(value) with n = 1 + the largest code). Pairs
+    with a missing value are in neither.
+    """
+    n_equal = 0
+    n_differ = 0
+    top = 0
+    for i in range(len(left)):
+        x = codes[left[i]]
+        y = codes[right[i]]
+        if x >= 0 and y >= 0:
+            if x == y:
+                n_equal += 1
+            else:
+                n_differ += 1
+            top = max(top, x, y)
+    width = np.int64(top) + 1
+    equal_at = np.empty(n_equal, np.int64)
+    equal_value = np.empty(n_equal, np.int64)
+    differ_at = np.empty(n_differ, np.int64)
+    differ_key = np.empty(n_differ, np.int64)
+    e = 0
+    d = 0
+    for i in range(len(left)):
+        x = np.int64(codes[left[i]])
+        y = np.int64(codes[right[i]])
+        if x >= 0 and y >= 0:
+            if x == y:
+                equal_at[e] = i
+                equal_value[e] = x
+                e += 1
+            else:
+                differ_at[d] = i
+                differ_key[d] = min(x, y) * width + max(x, y)
+                d += 1
+    return equal_at, equal_value, differ_at, differ_key, width
+
+
+@njit(cache=True, nogil=True)
+def add_at_level(weights, levels, c, level, codes, left, adjustment):  # pragma: no cover - compiled
+    """``weights[i] += adjustment[codes[left[i]]]`` for the pairs at ``level`` in comparison ``c``."""
+    for i in range(len(weights)):
+        if levels[i, c] == level:
+            weights[i] += adjustment[codes[left[i]]]
+
+
+@njit(cache=True, nogil=True)
+def _earlier_rule_holds(keys, rule, a, b):  # pragma: no cover - compiled
+    for q in range(rule):
+        ka = keys[q, a]
+        if ka >= 0 and ka == keys[q, b]:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def block_pairs(members, starts, keys, rule, src, cross_only, count_only, capacity):  # pragma: no cover - compiled
+    """Pairs of records in the same block of rule ``rule`` that no earlier rule makes.
+
+    ``members`` lists the records of each block contiguously, block ``i`` being
+    ``members[starts[i]:starts[i+1]]``; ``keys`` is (rules, records), -1 where a
+    key is missing. With ``cross_only`` only pairs from different sources
+    count. Returns (number of pairs, their keys ``lo * n + hi``, unless
+    ``count_only``).
+    """
+    n = np.int64(keys.shape[1])
+    out = np.empty(0 if count_only else capacity, np.int64)
+    count = 0
+    for block in range(len(starts) - 1):
+        for i in range(starts[block], starts[block + 1]):
+            a = members[i]
+            for j in range(i + 1, starts[block + 1]):
+                b = members[j]
+                if cross_only and src[a] == src[b]:
+                    continue
+                if _earlier_rule_holds(keys, rule, a, b):
+                    continue
+                if not count_only:
+                    lo = min(a, b)
+                    hi = max(a, b)
+                    out[count] = np.int64(lo) * n + hi
+                count += 1
+    return count, out[:count]
+
+
+@njit(cache=True, nogil=True)
+def counting_order(codes, n_codes):  # pragma: no cover - compiled
+    """The stable sort order of small non-negative integer codes (a counting sort, one pass)."""
+    position = np.zeros(n_codes + 1, np.int64)
+    for c in codes:
+        position[c + 1] += 1
+    for c in range(n_codes):
+        position[c + 1] += position[c]
+    out = np.empty(len(codes), np.int64)
+    for i in range(len(codes)):
+        out[position[codes[i]]] = i
+        position[codes[i]] += 1
+    return out

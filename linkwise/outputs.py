@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -70,10 +70,29 @@ class OutputWriter:
         return self.staging / name
 
     def parquet(self, name: str, table: pa.Table) -> None:
-        pq.write_table(table, self._target(name), compression="zstd")
+        self.parquet_batches(name, table.schema, [table])
+
+    def parquet_batches(self, name: str, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
+        """Write ``tables`` one after another into one Parquet file, holding only one at a time.
+
+        Each table starts a new row group (of at most Arrow's default 1,048,576 rows).
+        """
+        # Floating-point columns rarely repeat: dictionary-encoding them only costs time.
+        dictionary = [f.name for f in schema if not pa.types.is_floating(f.type)]
+        with pq.ParquetWriter(self._target(name), schema, compression="zstd", use_dictionary=dictionary) as sink:
+            for table in tables:
+                sink.write_table(table)
+                del table  # let go of this table before the next one is made
 
     def csv(self, name: str, table: pa.Table) -> None:
-        pacsv.write_csv(table, self._target(name))
+        self.csv_batches(name, table.schema, [table])
+
+    def csv_batches(self, name: str, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
+        """Write ``tables`` one after another into one CSV file (one header), holding only one at a time."""
+        with pacsv.CSVWriter(self._target(name), schema) as sink:
+            for table in tables:
+                sink.write_table(table)
+                del table  # let go of this table before the next one is made
 
     def json(self, name: str, document: Any) -> None:
         text = json.dumps(document, indent=2, default=_json_default, allow_nan=False)

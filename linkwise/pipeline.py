@@ -21,6 +21,7 @@ from .blocking import (
     check_union_budget,
     first_rule,
     keys_table,
+    mask_dtype,
     rule_masks,
     with_marginal_pairs,
 )
@@ -29,16 +30,18 @@ from .compare import ComparisonKernel, compare_pairs
 from .engines.base import get_engine
 from .errors import BlockingError, SettingsError
 from .ingest import Records, load_records
+from .memory import reclaim
 from .model import model_from_document, read_model_document
 from .prepare import prepare
 from .progress import Reporter
 from .result import LinkResult
-from .score import match_probabilities, match_weights
+from .score import match_weights, pairs_at_or_above
 from .settings import Settings
 from .train import PatternCounts, estimate_u, train
 
-# Pairs compared at a time: bounds the memory of the compare stage.
-COMPARE_BATCH = 20_000_000
+# Pairs compared at a time: bounds the memory of the compare stage (its
+# temporaries are about 100 bytes a pair) at little cost in speed.
+COMPARE_BATCH = 2_000_000
 
 
 def resolve_settings(settings: Any) -> Settings:
@@ -100,7 +103,7 @@ def _describe_key(records: Records, keys: np.ndarray, settings: Settings):
         first = int(np.flatnonzero(keys[rule] == key)[0])
         parts = []
         for k in settings.blocking_rules[rule].keys:
-            raw = records.table[k.column].slice(first, 1).combine_chunks()
+            raw = records.table[k.column].slice(int(records.order[first]), 1).combine_chunks()
             value = apply_steps(raw, settings.steps_for(k.column) + k.standardise)[0].as_py()
             parts.append(f"{k.column}={value!r}")
         return ", ".join(parts)
@@ -119,6 +122,14 @@ def _engine_for(engine: Any, options: dict | None = None):
         yield made
     finally:
         made.close()
+
+
+@contextmanager
+def _stage(reporter: Reporter, name: str, total: float | None = None):
+    """A timed stage; the memory its temporaries held goes back to the system at its end."""
+    with reporter.stage(name, total=total):
+        yield
+    reclaim()
 
 
 def _blocking_reports(engine: Any, table: Any, records: Records, keys: np.ndarray, settings: Settings, *, marginal: bool) -> list:
@@ -177,11 +188,11 @@ def _run(
     threads: int | None,
 ) -> LinkResult:
     model_doc, model_where = model_source
-    with reporter.stage("ingest"):
+    with _stage(reporter, "ingest"):
         records = load_records(inputs, settings, engine=engine, encoding=encoding)
-    with reporter.stage("prepare"):
+    with _stage(reporter, "prepare"):
         prepared, keys = prepare(records, settings, threads=threads)
-    with reporter.stage("block"):
+    with _stage(reporter, "block"):
         table = keys_table(keys, records.source_codes)
         reports = _blocking_reports(engine, table, records, keys, settings, marginal=False)
         left, right = candidate_pairs(engine, table, link_type=settings.link_type, n_records=records.n)
@@ -191,19 +202,20 @@ def _run(
             "add rules on columns that duplicates share"
         )
     kernels = [ComparisonKernel(p) for p in prepared]
-    with reporter.stage("compare", total=len(left)):
+    with _stage(reporter, "compare", total=len(left)):
         levels = np.empty((len(left), len(prepared)), dtype=np.uint8)
-        masks = np.empty(len(left), dtype=np.uint64)
+        masks = np.empty(len(left), dtype=mask_dtype(len(settings.blocking_rules)))
         for start in range(0, len(left), COMPARE_BATCH):
             batch = slice(start, start + COMPARE_BATCH)
             levels[batch] = compare_pairs(kernels, left[batch], right[batch], threads=threads)
             masks[batch] = rule_masks(keys, left[batch], right[batch])
             reporter.advance(len(left[batch]))
+            reclaim()
     made_by = np.bincount(first_rule(masks, len(settings.blocking_rules)), minlength=len(settings.blocking_rules) + 1)
     reports = [replace(rep, marginal_pairs=int(made_by[r])) for r, rep in enumerate(reports)]
     all_pairs = total_pairs(records, settings.link_type)
 
-    with reporter.stage("train"):
+    with _stage(reporter, "train"):
         patterns = PatternCounts.of(levels, [c.n_levels for c in settings.comparisons])
         if model_doc is None:
             u = estimate_u(kernels, prepared, settings, records.source_codes)
@@ -214,11 +226,11 @@ def _run(
             candidate_prior = random_prior * all_pairs / max(len(left), 1)
             model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
             training = {"loaded_model": True}
-    with reporter.stage("score"):
+    with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
-        probabilities = match_probabilities(weights)
-    with reporter.stage("cluster"):
-        linked = probabilities >= settings.cluster_threshold
+        del patterns
+    with _stage(reporter, "cluster"):
+        linked = pairs_at_or_above(weights, settings.cluster_threshold)
         clusters = connected_components(records.n, left[linked], right[linked])
     return LinkResult(
         settings=settings,
@@ -229,7 +241,6 @@ def _run(
         right=right,
         levels=levels,
         match_weight=weights,
-        match_probability=probabilities,
         clusters=clusters,
         blocking=reports,
         training=training,

@@ -36,7 +36,7 @@ class PreparedComparison:
     codes: np.ndarray
     tuple_codes: np.ndarray
     tuple_columns: np.ndarray
-    tf_frequencies: dict[int, np.ndarray] = field(default_factory=dict)
+    tf_frequencies: dict[int, TermFrequencies] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -47,12 +47,38 @@ class PreparedComparison:
         return self.comparison.n_levels
 
 
+@dataclass(frozen=True)
+class TermFrequencies:
+    """How common each record's value is, for term-frequency adjustment.
+
+    Kept as the value code of each record (often a view of codes already held)
+    and a count per distinct value, not as one float per record.
+    """
+
+    codes: np.ndarray  # value code per record, -1 when missing
+    counts: np.ndarray  # records holding each value
+    n_valid: int  # records holding any value
+
+    @classmethod
+    def of(cls, codes: np.ndarray) -> TermFrequencies:
+        valid = codes >= 0
+        counts = np.bincount(codes[valid], minlength=int(codes.max(initial=-1)) + 1)
+        return cls(codes, counts, int(valid.sum()))
+
+    def shares(self) -> np.ndarray:
+        """Share of the records with a value that hold each value; at least one record's share."""
+        n = max(self.n_valid, 1)
+        return np.maximum(self.counts / n, 1.0 / n)
+
+
 class _Standardised:
     """Memo of standardised, encoded columns.
 
-    Each column is dictionary-encoded once; its column-level standardisers run
-    once on its distinct values; extra steps of a comparison or blocking key run
-    on those cleaned distinct values, skipping steps that would change nothing.
+    Each column is dictionary-encoded once, in input order, and its codes put
+    in record order (moving integers, not strings); its column-level
+    standardisers run once on its distinct values; extra steps of a comparison
+    or blocking key run on those cleaned distinct values, skipping steps that
+    would change nothing.
     """
 
     def __init__(self, records: Records, settings: Settings) -> None:
@@ -66,7 +92,8 @@ class _Standardised:
         key = (column, steps)
         if key not in self._done:
             if column not in self._raw:
-                self._raw[column] = encode_column(self._records.table[column])
+                codes, values = encode_column(self._records.table[column])
+                self._raw[column] = (codes[self._records.order], values)
             self._done[key] = restandardise(*self._raw[column], steps)
         return self._done[key]
 
@@ -90,10 +117,11 @@ def _dense_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Number the distinct rows of a small-int matrix; rows all -1 get -1.
 
     Returns (row code per record, distinct rows), numbered in sorted order.
+    One column numbers its rows already: its codes are returned as they are (a view).
     """
     if codes.shape[1] == 1:
         n_values = int(codes.max(initial=-1)) + 1
-        return codes[:, 0].astype(np.int64), np.arange(n_values, dtype=np.int32)[:, None]
+        return codes[:, 0], np.arange(n_values, dtype=np.int32)[:, None]
     # Fold the columns in one at a time, re-numbering after each so keys never overflow.
     key = codes[:, 0].astype(np.int64) + 1
     for j in range(1, codes.shape[1]):
@@ -107,19 +135,10 @@ def _dense_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return row_codes, columns
 
 
-def _frequencies(codes: np.ndarray) -> np.ndarray:
-    """Relative frequency of each record's value among records that have one (NaN if missing)."""
-    valid = codes >= 0
-    counts = np.bincount(codes[valid], minlength=int(codes.max(initial=-1)) + 1)
-    out = np.full(len(codes), np.nan)
-    out[valid] = counts[codes[valid]] / max(int(valid.sum()), 1)
-    return out
-
-
 def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> PreparedComparison:
     encoded = [standardised.get(col, comparison.standardise) for col in comparison.columns]
     if len(encoded) == 1:
-        codes, values = encoded[0][0][:, None], encoded[0][1]
+        codes, values = encoded[0][0].astype(np.int32)[:, None], encoded[0][1]
     else:
         # One shared dictionary across the columns, so that swapped values compare equal.
         all_values = pa.chunked_array([v for _, v in encoded]).combine_chunks().unique()
@@ -132,7 +151,7 @@ def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> P
             columns.append(np.where(col_codes >= 0, np.append(remap, -1)[col_codes], -1))
         codes = np.stack(columns, axis=1).astype(np.int32)
     tuple_codes, tuple_columns = _dense_rows(codes)
-    tuple_codes = tuple_codes.astype(np.int32)
+    tuple_codes = tuple_codes.astype(np.int32, copy=False)
     prepared = PreparedComparison(comparison, values, codes, tuple_codes, tuple_columns)
     for index, level in enumerate(comparison.levels, start=1):
         if level.kind == "exact" and level.tf_adjust:
@@ -141,10 +160,10 @@ def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> P
             if len(positions) == len(comparison.columns):
                 level_codes = tuple_codes
             elif len(positions) == 1:
-                level_codes = codes[:, positions[0]].astype(np.int64)
+                level_codes = codes[:, positions[0]]
             else:
                 level_codes = _dense_rows(codes[:, positions])[0]
-            prepared.tf_frequencies[index] = _frequencies(level_codes)
+            prepared.tf_frequencies[index] = TermFrequencies.of(level_codes)
     return prepared
 
 

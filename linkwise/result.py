@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,17 @@ import pyarrow as pa
 
 from .blocking import RuleReport
 from .ingest import Records
-from .model import FellegiSunterModel, model_document
+from .model import FellegiSunterModel, model_document, probability
 from .outputs import staged_outputs
 from .prepare import PreparedComparison
+from .score import pairs_at_or_above
 from .settings import Settings
+
+PAIRS_BATCH_ROWS = 1 << 20
+"""Pairs built and written at a time by :meth:`LinkResult.write`, one Parquet row group each.
+
+Arrow's default row group size: ``pairs.parquet`` is laid out as if written whole.
+"""
 
 
 @dataclass
@@ -34,7 +43,6 @@ class LinkResult:
     right: np.ndarray
     levels: np.ndarray
     match_weight: np.ndarray
-    match_probability: np.ndarray
     clusters: np.ndarray
     blocking: list[RuleReport]
     training: dict
@@ -44,31 +52,45 @@ class LinkResult:
 
     # -- tables -----------------------------------------------------------------
     @property
+    def match_probability(self) -> np.ndarray:
+        """Match probability of each candidate pair, worked out from its weight when asked for."""
+        return probability(self.match_weight)
+
+    @property
     def _multi_source(self) -> bool:
         return self.settings.link_type != "dedupe" or len(self.records.source_names) > 1
 
     def pairs_table(self, *, min_probability: float | None = None) -> pa.Table:
         """Scored candidate pairs: ids, weight, probability and each comparison's level."""
-        keep = None if min_probability is None else np.flatnonzero(self.match_probability >= min_probability)
-        left = self.left if keep is None else self.left[keep]
-        right = self.right if keep is None else self.right[keep]
+        if min_probability is None:
+            return self._pairs_of(slice(None))
+        return self._pairs_of(pairs_at_or_above(self.match_weight, min_probability))
+
+    def _pairs_of(self, rows: slice | np.ndarray) -> pa.Table:
+        """The pairs table of the pairs that ``rows`` (a slice or positions) selects."""
+        left, right = self.left[rows], self.right[rows]
         ids = self.records.ids
         columns: dict[str, Any] = {
             "id_l": ids.take(pa.array(left)),
             "id_r": ids.take(pa.array(right)),
         }
         if self._multi_source:
-            sources = self.records.sources
-            columns["source_l"] = sources.take(pa.array(left))
-            columns["source_r"] = sources.take(pa.array(right))
-        weight = self.match_weight if keep is None else self.match_weight[keep]
-        prob = self.match_probability if keep is None else self.match_probability[keep]
-        columns["match_weight"] = pa.array(weight)
-        columns["match_probability"] = pa.array(prob)
+            # Per pair, from the few source names: no string per record is built.
+            names = pa.array(list(self.records.source_names), type=pa.string())
+            codes = self.records.source_codes
+            columns["source_l"] = names.take(pa.array(codes[left]))
+            columns["source_r"] = names.take(pa.array(codes[right]))
+        weights = self.match_weight[rows]
+        columns["match_weight"] = pa.array(weights)
+        columns["match_probability"] = pa.array(probability(weights))
         for c, comp in enumerate(self.settings.comparisons):
-            level = self.levels[:, c] if keep is None else self.levels[keep, c]
-            columns[f"{comp.name}_level"] = pa.array(level.astype(np.int8))
+            columns[f"{comp.name}_level"] = pa.array(self.levels[rows, c].astype(np.int8))
         return pa.table(columns)
+
+    def _pair_batches(self) -> Iterator[pa.Table]:
+        """The pairs table in slices of :data:`PAIRS_BATCH_ROWS` pairs, each built when asked for."""
+        for start in range(0, len(self.left), PAIRS_BATCH_ROWS):
+            yield self._pairs_of(slice(start, start + PAIRS_BATCH_ROWS))
 
     def pairs(self, *, min_probability: float | None = None) -> pa.Table:
         """Alias of :meth:`pairs_table`."""
@@ -112,7 +134,7 @@ class LinkResult:
             "id_column": self.records.id_column,
             "generated_ids": self.records.generated_ids,
             "candidate_pairs": int(len(self.left)),
-            "pairs_at_or_above_match_threshold": int((self.match_probability >= self.settings.match_threshold).sum()),
+            "pairs_at_or_above_match_threshold": len(pairs_at_or_above(self.match_weight, self.settings.match_threshold)),
             "match_threshold": self.settings.match_threshold,
             "cluster_threshold": self.settings.cluster_threshold,
             "clusters": n_clusters,
@@ -123,17 +145,29 @@ class LinkResult:
 
     # -- writing ----------------------------------------------------------------
     def write(self, out_dir: str | Path, *, overwrite: bool = False, csv: bool = False) -> Path:
-        """Write clusters, pairs, model, settings and summary atomically into ``out_dir``."""
+        """Write clusters, pairs, model, settings and summary atomically into ``out_dir``.
+
+        Pairs are built and written :data:`PAIRS_BATCH_ROWS` at a time, so the
+        memory this takes does not grow with the number of pairs.
+        """
         out_dir = Path(out_dir)
         with staged_outputs(out_dir, overwrite=overwrite) as writer:
             clusters = self.clusters_table()
-            pairs = self.pairs_table()
-            # Arrow's writers release the GIL: write the tables side by side.
-            jobs = [(writer.parquet, "clusters.parquet", clusters), (writer.parquet, "pairs.parquet", pairs)]
+            pairs_schema = self._pairs_of(slice(0, 0)).schema
+            jobs = [
+                partial(writer.parquet_batches, "pairs.parquet", pairs_schema, self._pair_batches()),
+                partial(writer.parquet, "clusters.parquet", clusters),
+            ]
             if csv:
-                jobs += [(writer.csv, "clusters.csv", clusters), (writer.csv, "pairs.csv", pairs)]
+                # The longest first: pairs.csv takes one thread while the other writes the rest.
+                jobs = [
+                    partial(writer.csv_batches, "pairs.csv", pairs_schema, self._pair_batches()),
+                    *jobs,
+                    partial(writer.csv, "clusters.csv", clusters),
+                ]
+            # Arrow's writers release the GIL: write the files side by side.
             with ThreadPoolExecutor(max_workers=2) as pool:
-                for done in [pool.submit(write, name, table) for write, name, table in jobs]:
+                for done in [pool.submit(job) for job in jobs]:
                     done.result()
             writer.json("model.json", self.model_document())
             writer.json("settings.json", self.settings.to_dict())

@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
 from .model import FellegiSunterModel, probability
 from .prepare import PreparedComparison
 
 
-def _tf_parts(model: FellegiSunterModel, prepared: list[PreparedComparison], levels: np.ndarray, left: np.ndarray):
-    """Yield (comparison, pair indices, adjustment) for each term-frequency-adjusted level."""
+def _tf_parts(model: FellegiSunterModel, prepared: list[PreparedComparison]):
+    """Yield (comparison, level, value code per record, adjustment per value) for each adjusted level."""
     for c, prep in enumerate(prepared):
-        for level, freqs in prep.tf_frequencies.items():
-            at_level = np.flatnonzero(levels[:, c] == level)
-            if not len(at_level):
-                continue
-            n_valid = np.count_nonzero(~np.isnan(freqs))
-            share = np.maximum(freqs[left[at_level]], 1.0 / max(n_valid, 1))
+        for level, frequencies in prep.tf_frequencies.items():
             population_u = getattr(model, "tf_u_", model.u_)[c][level]
-            yield c, at_level, np.log2(population_u / share)
+            yield c, level, frequencies.codes, np.log2(population_u / frequencies.shares())
 
 
 def tf_adjustments(
@@ -33,8 +29,9 @@ def tf_adjustments(
 ) -> np.ndarray:
     """The term-frequency part of each pair's weight, per comparison: shape (pairs, comparisons)."""
     out = np.zeros(levels.shape, dtype=float)
-    for c, at_level, adjustment in _tf_parts(model, prepared, levels, left):
-        out[at_level, c] = adjustment
+    for c, level, codes, adjustment in _tf_parts(model, prepared):
+        at_level = np.flatnonzero(levels[:, c] == level)
+        out[at_level, c] = adjustment[codes[left[at_level]]]
     return out
 
 
@@ -56,10 +53,23 @@ def match_weights(
     else:
         distinct, inverse = patterns
         weights = model.pattern_weights(distinct)[inverse]
-    for _, at_level, adjustment in _tf_parts(model, prepared, levels, left):
-        weights[at_level] += adjustment
+    for c, level, codes, adjustment in _tf_parts(model, prepared):
+        kernels.add_at_level(weights, levels, c, level, codes, left, adjustment)
     return weights
 
 
 def match_probabilities(weights: np.ndarray) -> np.ndarray:
     return probability(weights)
+
+
+def pairs_at_or_above(weights: np.ndarray, threshold: float, *, batch: int = 1_000_000) -> np.ndarray:
+    """Positions of the pairs whose match probability is at least ``threshold``.
+
+    Probabilities are worked out a batch at a time, so no array of them for
+    every pair is ever held.
+    """
+    found = [
+        start + np.flatnonzero(probability(weights[start : start + batch]) >= threshold)
+        for start in range(0, len(weights), batch)
+    ]
+    return np.concatenate(found) if found else np.empty(0, np.int64)

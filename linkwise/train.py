@@ -24,10 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .blocking import rule_holds
+from . import kernels
 from .compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
 from .model import ConvergenceWarning, FellegiSunterModel, _normalise
 from .prepare import PreparedComparison
 from .settings import Settings
+
+
+_BATCH = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,17 @@ class PatternCounts:
     @classmethod
     def of(cls, levels: np.ndarray, n_levels: list[int]) -> PatternCounts:
         if float(np.prod(n_levels, dtype=float)) < 2.0**62:
-            code = np.zeros(len(levels), dtype=np.int64)
-            for c, k in enumerate(n_levels):
-                code = code * k + levels[:, c]
-            distinct, inverse = dense_codes(code)
+            # One mixed-radix code per pattern, made and hashed a batch of pairs at a time.
+            inverse = np.empty(len(levels), dtype=np.int32)
+            table = kernels.new_hash_table()
+            for start in range(0, len(levels), _BATCH):
+                batch = levels[start : start + _BATCH]
+                code = np.zeros(len(batch), dtype=np.int64)
+                for c, k in enumerate(n_levels):
+                    code *= k
+                    code += batch[:, c]
+                table = kernels.hash_insert(code, *table, inverse, start)
+            distinct = table[1][: table[2]]
             patterns = np.empty((len(distinct), len(n_levels)), dtype=np.uint8)
             rest = distinct.copy()
             for c in reversed(range(len(n_levels))):
@@ -54,7 +66,7 @@ class PatternCounts:
             # Too many levels for one 64-bit code: renumber after each column.
             inverse = np.zeros(len(levels), dtype=np.int64)
             for c, k in enumerate(n_levels):
-                inverse = dense_codes(inverse * k + levels[:, c])[1]
+                inverse = dense_codes(inverse.astype(np.int64) * k + levels[:, c])[1]
             first = np.full(int(inverse.max(initial=-1)) + 1, len(levels), dtype=np.int64)
             np.minimum.at(first, inverse, np.arange(len(levels)))
             patterns = levels[first]
@@ -165,8 +177,7 @@ def train(
     pooled_weight = np.zeros(len(n_levels))
     per_rule = []
     for r in range(len(settings.blocking_rules)):
-        in_rule = ((masks >> np.uint64(r)) & np.uint64(1)).astype(float)
-        rule_counts = np.bincount(counts.inverse, weights=in_rule, minlength=len(counts.patterns))
+        rule_counts = np.bincount(counts.inverse[rule_holds(masks, r)], minlength=len(counts.patterns)).astype(float)
         keep = rule_counts > 0
         if rule_counts.sum() < 10 or len(excluded[r]) == len(n_levels):
             per_rule.append({"rule": settings.blocking_rules[r].name, "pairs": int(rule_counts.sum()), "used": False})

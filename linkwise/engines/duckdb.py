@@ -1,21 +1,87 @@
 """The DuckDB engine: embedded, the default on one machine.
 
-User column names never appear in SQL here: inputs are read whole, and
-blocking works on an Arrow table of integer keys with internal column names
-(``idx``, ``src``, ``k0``...). Paths and other values are bound as parameters.
+DuckDB reads CSV files and sets of Parquet files (paths and options bound as
+parameters; user column names never appear in SQL). Blocking is an equi-join
+on integer keys, which on one machine is fastest as a sort: each rule's
+records are grouped by key once, block sizes give the pair counts, and a
+compiled kernel lists each block's pairs, skipping those an earlier rule
+already made — no hash tables, and memory only for the pairs themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .. import kernels
 from ..errors import InputError
 from .base import BlockStats
 
-_CROSS_SOURCE = {"dedupe": "", "link": " AND l.src <> r.src", "link_and_dedupe": ""}
+
+
+@dataclass(frozen=True)
+class _KeyMatrix:
+    """The key table as numpy: (rules, records) int64 keys, -1 where missing, and source codes."""
+
+    keys: np.ndarray
+    src: np.ndarray
+
+    @classmethod
+    def of(cls, table: pa.Table) -> _KeyMatrix:
+        names = [name for name in table.column_names if name.startswith("k")]
+        keys = np.empty((len(names), table.num_rows), dtype=np.int64)
+        for r in range(len(names)):
+            keys[r] = pc.fill_null(table.column(f"k{r}"), -1).to_numpy()
+        return cls(keys, table.column("src").to_numpy())
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """One rule's blocks of two or more records: members listed block by block."""
+
+    matrix: _KeyMatrix
+    members: np.ndarray  # record indices, block by block
+    starts: np.ndarray  # block i is members[starts[i]:starts[i+1]]
+    block_keys: np.ndarray
+    sizes: np.ndarray
+
+    @classmethod
+    def of(cls, matrix: _KeyMatrix, rule: int) -> _Blocks:
+        key = matrix.keys[rule]
+        present = np.flatnonzero(key >= 0)
+        # Hash the keys to block numbers, then group the records by block number
+        # with a counting sort: two linear passes instead of sorting 64-bit keys.
+        block_keys, block_of = kernels.unique_first_seen(key[present])
+        order = present[kernels.counting_order(block_of, len(block_keys))]
+        sizes = np.bincount(block_of, minlength=len(block_keys))
+        shared = sizes >= 2
+        members = order[np.repeat(shared, sizes)].astype(np.int32)
+        starts = np.concatenate([[0], np.cumsum(sizes[shared])]).astype(np.int64)
+        return cls(matrix, members, starts, block_keys[shared], sizes[shared])
+
+    def pairs_per_block(self, *, cross_only: bool) -> np.ndarray:
+        """Pairs each block makes (only across sources when ``cross_only``)."""
+        sizes = self.sizes.astype(np.int64)
+        if not cross_only:
+            return sizes * (sizes - 1) // 2
+        block_of = np.repeat(np.arange(len(sizes)), sizes)
+        n_src = int(self.matrix.src.max(initial=0)) + 1
+        per_source = np.bincount(block_of * n_src + self.matrix.src[self.members], minlength=len(sizes) * n_src)
+        same_source = (per_source.astype(np.int64) ** 2).reshape(len(sizes), n_src).sum(axis=1)
+        return (sizes**2 - same_source) // 2
+
+    def pairs(self, rule: int, *, cross_only: bool, count_only: bool) -> tuple[int, np.ndarray]:
+        """The pairs of this rule that no earlier rule makes: (count, keys ``lo * n + hi``)."""
+        capacity = 0 if count_only else int(self.pairs_per_block(cross_only=cross_only).sum())
+        return kernels.block_pairs(
+            self.members, self.starts, self.matrix.keys, rule, self.matrix.src, cross_only, count_only, capacity
+        )
 
 
 class DuckDBEngine:
@@ -51,8 +117,9 @@ class DuckDBEngine:
             self._con = duckdb.connect(config=config)
         except duckdb.Error as exc:
             raise InputError(f"DuckDB cannot start with these options ({config}): {exc}") from None
-        # id(table) -> (view name, table); holding the table keeps its id from being reused
-        self._registered: dict[int, tuple[str, pa.Table]] = {}
+        # id(key table) -> (the table, its keys as numpy, blocks by rule); holding
+        # the table keeps its id from being reused
+        self._registered: dict[int, tuple[pa.Table, _KeyMatrix, dict[int, _Blocks]]] = {}
 
     # -- reading ------------------------------------------------------------
     def read(self, path: str | list[str], *, file_format: str, encoding: str | None = None) -> pa.Table:
@@ -71,67 +138,41 @@ class DuckDBEngine:
         return self._con.sql(sql, params=params).to_arrow_table()
 
     # -- blocking -----------------------------------------------------------
-    def _keys(self, keys: pa.Table) -> str:
+    def _blocks(self, keys: pa.Table, rule: int) -> _Blocks:
         entry = self._registered.get(id(keys))
         if entry is None:
-            entry = (f"linkwise_keys_{len(self._registered)}", keys)
-            self._con.register(entry[0], keys)
-            self._registered[id(keys)] = entry
-        return entry[0]
+            entry = self._registered[id(keys)] = (keys, _KeyMatrix.of(keys), {})
+        _, matrix, blocks = entry
+        if rule not in blocks:
+            blocks[rule] = _Blocks.of(matrix, rule)
+        return blocks[rule]
 
     def block_stats(self, keys: pa.Table, rule: int, *, link_type: str, top: int = 5) -> BlockStats:
-        table, k = self._keys(keys), f"k{int(rule)}"
-        if link_type == "link":
-            sql = f"""
-                WITH per_source AS (
-                    SELECT {k} AS key, src, count(*) AS n FROM {table} WHERE {k} IS NOT NULL GROUP BY ALL),
-                blocks AS (
-                    SELECT key, sum(n) AS n, (sum(n) * sum(n) - sum(n * n)) // 2 AS pairs
-                    FROM per_source GROUP BY key)
-                SELECT key, n, pairs FROM blocks ORDER BY pairs DESC, key LIMIT {int(top)}"""
-            total_sql = f"""
-                WITH per_source AS (
-                    SELECT {k} AS key, src, count(*) AS n FROM {table} WHERE {k} IS NOT NULL GROUP BY ALL)
-                SELECT coalesce(sum(pairs), 0) FROM (
-                    SELECT (sum(n) * sum(n) - sum(n * n)) // 2 AS pairs FROM per_source GROUP BY key)"""
-        else:
-            sql = f"""
-                SELECT {k} AS key, count(*) AS n, count(*) * (count(*) - 1) // 2 AS pairs
-                FROM {table} WHERE {k} IS NOT NULL GROUP BY {k} ORDER BY pairs DESC, key LIMIT {int(top)}"""
-            total_sql = f"""
-                SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (
-                    SELECT count(*)::HUGEINT AS n FROM {table} WHERE {k} IS NOT NULL GROUP BY {k})"""
-        total = int(self._con.sql(total_sql).fetchall()[0][0])
-        largest = tuple((int(key), int(n)) for key, n, _ in self._con.sql(sql).fetchall())
-        return BlockStats(pairs=total, largest_blocks=largest)
-
-    def _rule_sql(self, table: str, rule: int, link_type: str, select: str) -> str:
-        k = f"k{int(rule)}"
-        earlier = " OR ".join(f"coalesce(l.k{j} = r.k{j}, false)" for j in range(rule))
-        exclude = f" AND NOT ({earlier})" if earlier else ""
-        return (
-            f"SELECT {select} FROM {table} l JOIN {table} r ON l.{k} = r.{k} AND l.idx < r.idx"
-            f"{_CROSS_SOURCE[link_type]}{exclude}"
-        )
+        blocks = self._blocks(keys, rule)
+        pairs = blocks.pairs_per_block(cross_only=link_type == "link")
+        # Largest first, ties by key, so the report is the same on every run.
+        order = np.lexsort((blocks.block_keys, -pairs))[: int(top)]
+        largest = tuple((int(blocks.block_keys[i]), int(blocks.sizes[i])) for i in order if pairs[i] > 0)
+        return BlockStats(pairs=int(pairs.sum()), largest_blocks=largest)
 
     def marginal_pairs(self, keys: pa.Table, rule: int, *, link_type: str) -> int:
-        sql = self._rule_sql(self._keys(keys), rule, link_type, "count(*)")
-        return int(self._con.sql(sql).fetchall()[0][0])
+        blocks = self._blocks(keys, rule)
+        count, _ = blocks.pairs(rule, cross_only=link_type == "link", count_only=True)
+        return int(count)
 
     def candidate_pairs(self, keys: pa.Table, *, link_type: str, batch_rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
-        table = self._keys(keys)
         n_rules = sum(1 for name in keys.column_names if name.startswith("k"))
-        select = "l.idx AS idx_l, r.idx AS idx_r"
-        sql = " UNION ALL ".join(self._rule_sql(table, j, link_type, select) for j in range(n_rules))
-        reader = self._con.sql(sql).to_arrow_reader(batch_rows)
-        yield from reader
+        n = keys.num_rows
+        for rule in range(n_rules):
+            _, pair_keys = self._blocks(keys, rule).pairs(rule, cross_only=link_type == "link", count_only=False)
+            for start in range(0, len(pair_keys), batch_rows):
+                chunk = pair_keys[start : start + batch_rows]
+                yield pa.record_batch(
+                    [pa.array((chunk // n).astype(np.int32)), pa.array((chunk % n).astype(np.int32))],
+                    names=["idx_l", "idx_r"],
+                )
 
     def close(self) -> None:
-        for name, _ in self._registered.values():
-            try:
-                self._con.unregister(name)
-            except duckdb.Error:
-                pass
         self._registered.clear()
         self._con.close()
 

@@ -152,6 +152,58 @@ def test_an_earlier_runs_outputs_are_left_intact_when_moving_the_later_runs_file
     assert staging_folders(out) == []
 
 
+# ------------------------------------------------------------------ streaming in batches
+PAIRS = pa.table({"id_l": [f"r{i}" for i in range(10)], "match_weight": [i / 3 for i in range(10)]})
+
+
+def in_batches(table: pa.Table, size: int) -> list[pa.Table]:
+    return [table.slice(start, size) for start in range(0, table.num_rows, size)]
+
+
+def test_a_parquet_file_written_in_batches_reads_back_whole_with_a_row_group_per_batch(tmp_path):
+    with staged_outputs(tmp_path) as writer:
+        writer.parquet_batches("pairs.parquet", PAIRS.schema, in_batches(PAIRS, 4))
+    parquet = pq.ParquetFile(tmp_path / "pairs.parquet")
+    assert parquet.read().equals(PAIRS)
+    assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [4, 4, 2]
+
+
+def test_a_csv_file_written_in_batches_is_the_same_file_as_written_whole(tmp_path):
+    with staged_outputs(tmp_path / "whole") as writer:
+        writer.csv("pairs.csv", PAIRS)
+    with staged_outputs(tmp_path / "batches") as writer:
+        writer.csv_batches("pairs.csv", PAIRS.schema, in_batches(PAIRS, 4))
+    assert (tmp_path / "batches" / "pairs.csv").read_bytes() == (tmp_path / "whole" / "pairs.csv").read_bytes()
+
+
+def test_no_batches_give_files_with_the_columns_and_no_rows(tmp_path):
+    with staged_outputs(tmp_path) as writer:
+        writer.parquet_batches("pairs.parquet", PAIRS.schema, [])
+        writer.csv_batches("pairs.csv", PAIRS.schema, [])
+    assert pq.read_table(tmp_path / "pairs.parquet").equals(PAIRS.slice(0, 0))
+    assert (tmp_path / "pairs.csv").read_text(encoding="utf-8") == '"id_l","match_weight"\n'
+
+
+@pytest.mark.parametrize("failure", [Boom("failed between batches"), KeyboardInterrupt()], ids=["error", "ctrl-c"])
+@pytest.mark.parametrize(("method", "name"), [("parquet_batches", "pairs.parquet"), ("csv_batches", "pairs.csv")])
+def test_an_earlier_runs_outputs_are_left_intact_when_a_failure_stops_writing_between_batches(
+    tmp_path, method, name, failure
+):
+    out = tmp_path / "out"
+    write_run(out, label="first", csv=True)
+    before = snapshot(out)
+
+    def failing_batches():
+        yield PAIRS
+        raise failure
+
+    with pytest.raises(type(failure)):
+        with staged_outputs(out, overwrite=True) as writer:
+            getattr(writer, method)(name, PAIRS.schema, failing_batches())
+    assert snapshot(out) == before
+    assert staging_folders(out) == []
+
+
 # ------------------------------------------------------------------ refusing and keeping files
 def test_a_folder_holding_outputs_is_refused_without_overwrite(tmp_path):
     out = tmp_path / "out"

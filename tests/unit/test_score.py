@@ -111,8 +111,7 @@ def test_weights_of_two_agreements_differ_by_log2_of_their_value_frequencies(res
 
 def test_total_weight_is_prior_weight_plus_level_weights_plus_tf_adjustments(result):
     model = result.model
-    table = result.records.table
-    surnames = table["surname"].to_pylist()
+    surnames = result.records.column("surname").to_pylist()
     counts = Counter(s for s in surnames if s is not None)
     n_with_surname = sum(counts.values())
     level_weights = model.level_weights()
@@ -132,7 +131,7 @@ def test_total_weight_is_prior_weight_plus_level_weights_plus_tf_adjustments(res
 
 
 def test_tf_scale_is_the_chance_that_two_random_records_agree_exactly(result):
-    counts = Counter(s for s in result.records.table["surname"].to_pylist() if s is not None)
+    counts = Counter(s for s in result.records.column("surname").to_pylist() if s is not None)
     n = sum(counts.values())
     agree = sum(c * (c - 1) for c in counts.values()) / (n * (n - 1))
     assert result.model.tf_u_[0][1] == pytest.approx(agree, rel=1e-6)
