@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from . import datasets, templates
+from . import templates
 from .errors import BlockingError, InputError, LinkwiseError, ModelError, OutputError, SettingsError
 from .evaluate import Evaluation
 from .evaluate_run import evaluate_output
@@ -18,6 +18,15 @@ from .settings import BlockingRule, Comparison, Level, Settings, Standardiser
 from .templates import comparison
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The sample-data generator is imported on first use: a run on real data never needs it.
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module(".datasets", __name__)
+    raise AttributeError(f"module 'linkwise' has no attribute {name!r}")
 
 __all__ = [
     "BlockingError",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pyarrow as pa
 
+from . import kernels
 from .errors import BlockingError
 from .settings import BlockingRule
 
@@ -134,7 +135,8 @@ def candidate_pairs(engine, table: pa.Table, *, link_type: str, n_records: int) 
 
     Engines return pairs in no fixed order (parallel joins); sorting makes every
     later stage, and the outputs, the same from run to run. Indices are int32
-    (half the memory) unless there are too many records for it.
+    (half the memory) unless there are too many records for it, and the sort
+    is then a counting sort by left record.
     """
     keys = [
         batch.column(0).to_numpy().astype(np.int64) * n_records + batch.column(1).to_numpy()
@@ -142,8 +144,7 @@ def candidate_pairs(engine, table: pa.Table, *, link_type: str, n_records: int) 
     ]
     pair_keys = np.concatenate(keys) if keys else np.empty(0, np.int64)
     del keys
+    if n_records < 2**31:
+        return kernels.sort_pairs(pair_keys, n_records)
     pair_keys.sort()
-    index = np.int32 if n_records < 2**31 else np.int64
-    left = (pair_keys // n_records).astype(index)
-    np.remainder(pair_keys, n_records, out=pair_keys)
-    return left, pair_keys.astype(index)
+    return pair_keys // n_records, pair_keys % n_records

@@ -125,6 +125,11 @@ def _jaro_one(cp, s1, n1, s2, n2, winkler, flags1, flags2):  # pragma: no cover 
             if cp[s1 + i] != cp[s2 + k]:
                 transpositions += 1
             k += 1
+    return _jaro_score(cp, s1, n1, s2, n2, winkler, matches, transpositions)
+
+
+@njit(cache=True, nogil=True)
+def _jaro_score(cp, s1, n1, s2, n2, winkler, matches, transpositions):  # pragma: no cover - compiled
     m = float(matches)
     sim = (m / n1 + m / n2 + (m - transpositions // 2) / m) / 3.0
     if winkler and sim > 0.7:
@@ -137,28 +142,81 @@ def _jaro_one(cp, s1, n1, s2, n2, winkler, flags1, flags2):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
-def _jaro_pairs(offsets, cp, a, b, winkler):  # pragma: no cover - compiled
+def _jaro_bits(cp, s1, n1, s2, n2, winkler, positions):  # pragma: no cover - compiled
+    """:func:`_jaro_one` for byte strings of at most 64 characters, with bit sets.
+
+    ``positions[c]`` gets the set of places where byte ``c`` occurs in the
+    second string; each character of the first takes the first free match in
+    its window in one step, as the loop in :func:`_jaro_one` does one by one.
+    ``positions`` is all zeros on entry and on return.
+    """
+    if n1 == 0 and n2 == 0:
+        return 1.0
+    if n1 == 0 or n2 == 0:
+        return 0.0
+    window = max(n1, n2) // 2 - 1
+    if window < 0:
+        window = 0
+    one = np.uint64(1)
+    for j in range(n2):
+        positions[cp[s2 + j]] |= one << np.uint64(j)
+    taken2 = np.uint64(0)
+    taken1 = np.uint64(0)
+    matches = 0
+    for i in range(n1):
+        lo = max(i - window, 0)
+        hi = min(i + window + 1, n2)
+        if lo >= hi:
+            continue
+        span = (one << np.uint64(hi - lo)) - one if hi - lo < 64 else ~np.uint64(0)
+        free = positions[cp[s1 + i]] & (span << np.uint64(lo)) & ~taken2
+        if free:
+            taken2 |= free & (~free + one)  # the lowest place
+            taken1 |= one << np.uint64(i)
+            matches += 1
+    for j in range(n2):
+        positions[cp[s2 + j]] = 0
+    if matches == 0:
+        return 0.0
+    transpositions = 0
+    k = 0
+    for i in range(n1):
+        if (taken1 >> np.uint64(i)) & one:
+            while not ((taken2 >> np.uint64(k)) & one):
+                k += 1
+            if cp[s1 + i] != cp[s2 + k]:
+                transpositions += 1
+            k += 1
+    return _jaro_score(cp, s1, n1, s2, n2, winkler, matches, transpositions)
+
+
+@njit(cache=True, nogil=True)
+def _jaro_pairs(offsets, cp, a, b, winkler, bytes_only):  # pragma: no cover - compiled
     out = np.empty(len(a))
     longest = _longest(offsets)
     flags1 = np.zeros(longest + 1, np.bool_)
     flags2 = np.zeros(longest + 1, np.bool_)
+    positions = np.zeros(256, np.uint64)
     for k in range(len(a)):
         x = a[k]
         y = b[k]
-        out[k] = _jaro_one(
-            cp, offsets[x], offsets[x + 1] - offsets[x], offsets[y], offsets[y + 1] - offsets[y], winkler, flags1, flags2
-        )
+        n1 = offsets[x + 1] - offsets[x]
+        n2 = offsets[y + 1] - offsets[y]
+        if bytes_only and n1 <= 64 and n2 <= 64:
+            out[k] = _jaro_bits(cp, offsets[x], n1, offsets[y], n2, winkler, positions)
+        else:
+            out[k] = _jaro_one(cp, offsets[x], n1, offsets[y], n2, winkler, flags1, flags2)
     return out
 
 
 def jaro_winkler(offsets: np.ndarray, codepoints: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Jaro–Winkler similarity of values ``a[k]`` and ``b[k]``."""
-    return _jaro_pairs(offsets, codepoints, np.asarray(a, np.int64), np.asarray(b, np.int64), True)
+    return _jaro_pairs(offsets, codepoints, np.asarray(a, np.int64), np.asarray(b, np.int64), True, codepoints.dtype == np.uint8)
 
 
 def jaro(offsets: np.ndarray, codepoints: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Jaro similarity of values ``a[k]`` and ``b[k]``."""
-    return _jaro_pairs(offsets, codepoints, np.asarray(a, np.int64), np.asarray(b, np.int64), False)
+    return _jaro_pairs(offsets, codepoints, np.asarray(a, np.int64), np.asarray(b, np.int64), False, codepoints.dtype == np.uint8)
 
 
 @njit(cache=True, nogil=True)
@@ -202,6 +260,42 @@ def _edit_distance_one(cp, s1, n1, s2, n2, limit, transpositions, before, previo
 
 
 @njit(cache=True, nogil=True)
+def _same(cp, i, j, n):  # pragma: no cover - compiled
+    for k in range(n):
+        if cp[i + k] != cp[j + k]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _within_one(cp, s1, n1, s2, n2, transpositions):  # pragma: no cover - compiled
+    """Edit distance when it is 0 or 1, else 2: one linear scan instead of a table."""
+    if n1 < n2:
+        s1, n1, s2, n2 = s2, n2, s1, n1
+    if n1 - n2 > 1:
+        return 2
+    i = 0
+    while i < n2 and cp[s1 + i] == cp[s2 + i]:
+        i += 1
+    if n1 == n2:
+        if i == n1:
+            return 0
+        if _same(cp, s1 + i + 1, s2 + i + 1, n1 - i - 1):
+            return 1  # one substitution
+        if (
+            transpositions
+            and i + 1 < n1
+            and cp[s1 + i] == cp[s2 + i + 1]
+            and cp[s1 + i + 1] == cp[s2 + i]
+            and _same(cp, s1 + i + 2, s2 + i + 2, n1 - i - 2)
+        ):
+            return 1  # one adjacent transposition
+        return 2
+    # One character longer: the rest must match once the extra one is skipped.
+    return 1 if _same(cp, s1 + i + 1, s2 + i, n2 - i) else 2
+
+
+@njit(cache=True, nogil=True)
 def _distance_pairs(offsets, cp, a, b, limit, transpositions):  # pragma: no cover - compiled
     out = np.empty(len(a), np.int64)
     longest = _longest(offsets)
@@ -211,6 +305,9 @@ def _distance_pairs(offsets, cp, a, b, limit, transpositions):  # pragma: no cov
     for k in range(len(a)):
         x = a[k]
         y = b[k]
+        if limit == 1:
+            out[k] = _within_one(cp, offsets[x], offsets[x + 1] - offsets[x], offsets[y], offsets[y + 1] - offsets[y], transpositions)
+            continue
         out[k] = _edit_distance_one(
             cp, offsets[x], offsets[x + 1] - offsets[x], offsets[y], offsets[y + 1] - offsets[y], limit, transpositions,
             before, previous, current,
@@ -427,3 +524,29 @@ def counting_order(codes, n_codes):  # pragma: no cover - compiled
         out[position[codes[i]]] = i
         position[codes[i]] += 1
     return out
+
+
+@njit(cache=True, nogil=True)
+def sort_pairs(pair_keys, n):  # pragma: no cover - compiled
+    """Pairs given as keys ``lo * n + hi``, sorted, as (lo, hi) int32 arrays.
+
+    A counting sort on ``lo`` and a small sort of each record's partners: linear
+    in the number of pairs, where sorting the 64-bit keys is not.
+    """
+    position = np.zeros(n + 1, np.int64)
+    for key in pair_keys:
+        position[key // n + 1] += 1
+    for v in range(n):
+        position[v + 1] += position[v]
+    starts = position[:n].copy()
+    left = np.empty(len(pair_keys), np.int32)
+    right = np.empty(len(pair_keys), np.int32)
+    for key in pair_keys:
+        lo = key // n
+        at = position[lo]
+        left[at] = lo
+        right[at] = key - lo * n
+        position[lo] = at + 1
+    for v in range(n):
+        right[starts[v] : position[v]].sort()
+    return left, right

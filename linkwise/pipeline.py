@@ -196,6 +196,7 @@ def _run(
         table = keys_table(keys, records.source_codes)
         reports = _blocking_reports(engine, table, records, keys, settings, marginal=False)
         left, right = candidate_pairs(engine, table, link_type=settings.link_type, n_records=records.n)
+        del table
     if not len(left):
         raise BlockingError(
             "the blocking rules make no candidate pairs: no two records share the values of any rule; "

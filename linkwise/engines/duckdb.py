@@ -171,6 +171,9 @@ class DuckDBEngine:
                     [pa.array((chunk // n).astype(np.int32)), pa.array((chunk % n).astype(np.int32))],
                     names=["idx_l", "idx_r"],
                 )
+            del pair_keys
+        # Making the pairs is the last use of the key table's blocks: free them.
+        self._registered.pop(id(keys), None)
 
     def close(self) -> None:
         self._registered.clear()
