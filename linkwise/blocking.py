@@ -107,12 +107,8 @@ def mask_dtype(n_rules: int) -> np.dtype:
 
 def rule_masks(keys: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Bit r set when rule r holds for the pair (its keys equal and present); at most 64 rules."""
-    dtype = mask_dtype(keys.shape[0])
-    masks = np.zeros(len(left), dtype=dtype)
-    for r in range(keys.shape[0]):
-        kl = keys[r][left]
-        holds = (kl >= 0) & (kl == keys[r][right])
-        masks |= holds.astype(dtype) << dtype.type(r)
+    masks = np.empty(len(left), dtype=mask_dtype(keys.shape[0]))
+    kernels.rule_bits(keys, left, right, masks)
     return masks
 
 

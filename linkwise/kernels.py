@@ -550,3 +550,52 @@ def sort_pairs(pair_keys, n):  # pragma: no cover - compiled
     for v in range(n):
         right[starts[v] : position[v]].sort()
     return left, right
+
+
+@njit(cache=True, nogil=True)
+def _root(parent, x):  # pragma: no cover - compiled
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # halve the path on the way
+        x = parent[x]
+    return x
+
+
+@njit(cache=True, nogil=True)
+def components(n, left, right):  # pragma: no cover - compiled
+    """Connected components of ``n`` records joined by the pairs; labels 0..k-1.
+
+    Union–find where the smaller root always wins, so each component's root is
+    its smallest record, and labels are numbered in order of that record.
+    """
+    parent = np.arange(n)
+    for i in range(len(left)):
+        a = _root(parent, left[i])
+        b = _root(parent, right[i])
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+    labels = np.empty(n, np.int64)
+    count = 0
+    for x in range(n):
+        r = _root(parent, x)
+        if r == x:
+            labels[x] = count
+            count += 1
+        else:
+            labels[x] = labels[r]
+    return labels
+
+
+@njit(cache=True, nogil=True)
+def rule_bits(keys, left, right, out):  # pragma: no cover - compiled
+    """``out[i]`` gets bit ``r`` when rule ``r``'s keys of the pair are equal and present."""
+    for i in range(len(left)):
+        a = left[i]
+        b = right[i]
+        bits = 0
+        for r in range(keys.shape[0]):
+            k = keys[r, a]
+            if k >= 0 and k == keys[r, b]:
+                bits |= 1 << r
+        out[i] = bits
