@@ -599,3 +599,33 @@ def rule_bits(keys, left, right, out):  # pragma: no cover - compiled
             if k >= 0 and k == keys[r, b]:
                 bits |= 1 << r
         out[i] = bits
+
+
+@njit(cache=True, nogil=True)
+def map_bytes(offsets, data, action, squeeze):  # pragma: no cover - compiled
+    """Rewrite byte strings: per byte keep (0), drop (1) or turn into a space (2).
+
+    With ``squeeze``, runs of spaces become one space and the ends lose theirs.
+    Returns the new offsets and bytes.
+    """
+    n = len(offsets) - 1
+    out = np.empty(len(data), np.uint8)
+    new_offsets = np.zeros(n + 1, np.int64)
+    w = 0
+    for v in range(n):
+        start = w
+        for i in range(offsets[v], offsets[v + 1]):
+            c = data[i]
+            todo = action[c]
+            if todo == 1:
+                continue
+            if todo == 2:
+                c = 32
+            if squeeze and c == 32 and (w == start or out[w - 1] == 32):
+                continue
+            out[w] = c
+            w += 1
+        if squeeze and w > start and out[w - 1] == 32:
+            w -= 1
+        new_offsets[v + 1] = w
+    return new_offsets, out[:w].copy()

@@ -7,7 +7,10 @@ import random
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from linkwise import standardise as _std
 from linkwise.errors import SettingsError
 from linkwise.settings import STANDARDISERS, Standardiser
 from linkwise.standardise import apply_steps, parse_date_value, parse_steps, standardise_column
@@ -267,3 +270,27 @@ def test_standardise_column_of_only_nulls_has_no_values():
     codes, values = standardise_column(pa.array([None, None], type=pa.string()), parse_steps(["lower"]))
     assert codes.tolist() == [-1, -1]
     assert len(values) == 0
+
+
+# -- printable ASCII takes a compiled path that must agree with the general one ----
+printable = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), printable), min_size=1, max_size=30))
+def test_byte_rules_on_printable_ascii_equal_the_regular_expressions(values):
+    array = pa.array(values, type=pa.string())
+    pairs = [
+        (_std._trim, _std._trim_general),
+        (_std._strip_punctuation, _std._strip_punctuation_general),
+        (_std._STEPS["digits_only"], _std._regex(r"[^0-9]", "")),
+        (_std._STEPS["remove_spaces"], _std._regex(r"\s+", "")),
+    ]
+    for fast, general in pairs:
+        assert fast(array, None).to_pylist() == general(array, None).to_pylist()
+
+
+def test_text_beyond_printable_ascii_takes_the_general_path():
+    array = pa.array(["  Zoë\tO'Brien ", "a\x0bb", None])
+    assert _std._trim(array, None).to_pylist() == _std._trim_general(array, None).to_pylist()
+    assert _std._fold_accents(array, None).to_pylist()[0] == "  Zoe\tO'Brien "
