@@ -19,7 +19,10 @@ def connected_components(n_records: int, left: np.ndarray, right: np.ndarray) ->
     >>> connected_components(5, np.array([0, 3]), np.array([1, 4])).tolist()
     [0, 0, 1, 2, 2]
     """
-    return kernels.components(int(n_records), np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64))
+    left, right = np.asarray(left), np.asarray(right)
+    if left.dtype.kind not in "iu":  # e.g. an empty list
+        left, right = left.astype(np.int64), right.astype(np.int64)
+    return kernels.components(int(n_records), left, right)
 
 
 def cluster_sizes(labels: np.ndarray) -> np.ndarray:

@@ -220,7 +220,7 @@ class ComparisonKernel:
     def _levels_of_values(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """:meth:`levels_of_tuples` for a one-column comparison: codes are values, all present."""
         out = np.full(len(a), self.else_level, dtype=np.uint8)
-        todo = np.arange(len(a))
+        todo = np.arange(len(a), dtype=np.int32)
         self._batch_scores = {}
         self._batch_size = len(a)
         for index, level in enumerate(self.levels, start=1):
@@ -248,7 +248,9 @@ class ComparisonKernel:
             out[equal_at] = level_of_value[equal_value]
         if len(differ_at):
             distinct, inverse = dense_codes(differ_key)
-            out[differ_at] = self.levels_of_tuples(distinct // width, distinct % width)[inverse]
+            lo, hi = (distinct // width).astype(np.int32), (distinct % width).astype(np.int32)
+            del distinct
+            out[differ_at] = self.levels_of_tuples(lo, hi)[inverse]
         return out
 
 

@@ -427,8 +427,9 @@ def split_pairs(codes, left, right):  # pragma: no cover - compiled
     """Sort record pairs by their values' codes: both present and equal, or both present and different.
 
     Returns (positions of equal pairs, their value), (positions of differing
-    pairs, min(value) * n + max(value) with n = 1 + the largest code). Pairs
-    with a missing value are in neither.
+    pairs, min(value) * n + max(value) with n = 1 + the largest code), n.
+    Pairs with a missing value are in neither. Positions and values are int32:
+    a batch holds fewer than 2**31 pairs.
     """
     n_equal = 0
     n_differ = 0
@@ -443,9 +444,9 @@ def split_pairs(codes, left, right):  # pragma: no cover - compiled
                 n_differ += 1
             top = max(top, x, y)
     width = np.int64(top) + 1
-    equal_at = np.empty(n_equal, np.int64)
-    equal_value = np.empty(n_equal, np.int64)
-    differ_at = np.empty(n_differ, np.int64)
+    equal_at = np.empty(n_equal, np.int32)
+    equal_value = np.empty(n_equal, np.int32)
+    differ_at = np.empty(n_differ, np.int32)
     differ_key = np.empty(n_differ, np.int64)
     e = 0
     d = 0

@@ -220,7 +220,9 @@ def _run(
         patterns = PatternCounts.of(levels, [c.n_levels for c in settings.comparisons])
         if model_doc is None:
             u = estimate_u(kernels, prepared, settings, records.source_codes)
-            model, _, training = train(levels, masks, u, settings, total_pairs=all_pairs, counts=patterns)
+            model, _, training = train(
+                levels, masks, u, settings, total_pairs=all_pairs, counts=patterns, n_records=records.n
+            )
         else:
             model = model_from_document(model_doc, settings.comparisons, model_where)
             random_prior = float(model_doc.get("random_pair_prior", model.prior_))

@@ -7,7 +7,10 @@ Three steps, each on small tables of agreement-pattern counts:
 2. A first m, rule by rule: the pairs each blocking rule makes agree on the
    blocked fields far more often than random pairs do, so, as usual for
    Fellegi–Sunter on blocked data, each rule's EM leaves out the comparisons of
-   its own fields, and the estimates are pooled.
+   its own fields, and the estimates are pooled. Rules are taken from the most
+   selective; one with more pairs than there are records is mostly
+   non-matches and is skipped when more selective rules already inform its
+   comparisons (on 10M people its namesake pairs otherwise passed for matches).
 3. Final EM on all candidate pairs for u and the prior, with m held from
    step 2. Its u is the u *among candidate pairs*: the non-matches that
    blocking lets through (household members sharing an address, namesakes)
@@ -162,8 +165,13 @@ def train(
     *,
     total_pairs: float,
     counts: PatternCounts | None = None,
+    n_records: int | None = None,
 ) -> tuple[FellegiSunterModel, PatternCounts, dict]:
     """Estimate m (rule by rule) and the candidate-pair prior, with u held.
+
+    ``n_records`` (the number of records) lets rules with more pairs than
+    records be left out of m where more selective rules inform the same
+    comparisons; without it every rule is used.
 
     Returns the fitted model, the pattern counts of all candidate pairs and a
     record of what was estimated where.
@@ -175,13 +183,25 @@ def train(
     excluded = _excluded(settings)
     pooled = [np.zeros(k) for k in n_levels]
     pooled_weight = np.zeros(len(n_levels))
-    per_rule = []
-    for r in range(len(settings.blocking_rules)):
-        rule_counts = np.bincount(counts.inverse[rule_holds(masks, r)], minlength=len(counts.patterns)).astype(float)
-        keep = rule_counts > 0
-        if rule_counts.sum() < 10 or len(excluded[r]) == len(n_levels):
-            per_rule.append({"rule": settings.blocking_rules[r].name, "pairs": int(rule_counts.sum()), "used": False})
+    per_rule: list[dict] = [{} for _ in settings.blocking_rules]
+    in_rule = [rule_holds(masks, r) for r in range(len(settings.blocking_rules))]
+    rule_pairs = [int(np.count_nonzero(x)) for x in in_rule]
+    # The most selective rules first: their pairs are mostly matches, so EM
+    # tells matches apart best there. A rule with more pairs than records is
+    # mostly non-matches (namesakes, people of one postal code) and, weighing
+    # most, could pull m towards them; it is used only for comparisons that no
+    # more selective rule informs.
+    for r in sorted(range(len(rule_pairs)), key=lambda r: (rule_pairs[r], r)):
+        name = settings.blocking_rules[r].name
+        informs = [c for c in range(len(n_levels)) if c not in excluded[r]]
+        if rule_pairs[r] < 10 or not informs:
+            per_rule[r] = {"rule": name, "pairs": rule_pairs[r], "used": False, "why": "too few pairs or no comparison to learn"}
             continue
+        if n_records is not None and rule_pairs[r] > n_records and all(pooled_weight[c] > 0 for c in informs):
+            per_rule[r] = {"rule": name, "pairs": rule_pairs[r], "used": False, "why": "more pairs than records; more selective rules inform its comparisons"}
+            continue
+        rule_counts = np.bincount(counts.inverse[in_rule[r]], minlength=len(counts.patterns)).astype(float)
+        keep = rule_counts > 0
         patterns = counts.patterns[keep].copy()
         patterns[:, sorted(excluded[r])] = 0
         model = FellegiSunterModel(
@@ -199,17 +219,16 @@ def train(
             if c not in excluded[r]:
                 pooled[c] += matches * model.m_[c]
                 pooled_weight[c] += matches
-        per_rule.append(
-            {
-                "rule": settings.blocking_rules[r].name,
-                "pairs": int(rule_counts.sum()),
-                "used": True,
-                "estimated_matches": float(matches),
-                "iterations": model.n_iter_,
-                "converged": model.converged_ and not caught,
-                "left_out": [settings.comparisons[c].name for c in sorted(excluded[r])],
-            }
-        )
+        per_rule[r] = {
+            "rule": name,
+            "pairs": rule_pairs[r],
+            "used": True,
+            "estimated_matches": float(matches),
+            "iterations": model.n_iter_,
+            "converged": model.converged_ and not caught,
+            "left_out": [settings.comparisons[c].name for c in sorted(excluded[r])],
+        }
+    del in_rule
 
     # Comparisons left out by every rule get m from EM on all candidate pairs.
     missing = [c for c in range(len(n_levels)) if pooled_weight[c] <= 0]
