@@ -200,3 +200,16 @@ def test_a_written_model_scores_new_data_without_retraining(result, tmp_path, no
     fresh = linkwise.run(people(N_RECORDS, seed=SEED + 1), model=out / "model.json")
     assert fresh.training == {"loaded_model": True}
     assert fresh.evaluate("entity_id").cluster_pairs.f1 > 0.9
+
+
+def test_a_rule_with_more_pairs_than_records_does_not_teach_m_when_selective_rules_cover_its_comparisons(data):
+    settings = json.loads(SETTINGS.read_text())
+    settings["blocking_rules"].append(["sex"])  # about half of all pairs: nearly all non-matches
+    result = linkwise.run(data, settings)
+    rules = {r["rule"]: r for r in result.training["rules"]}
+    assert rules["sex"]["pairs"] > N_RECORDS
+    assert rules["sex"]["used"] is False
+    assert rules["email"]["used"] is True  # the most selective rule always teaches
+    # Every comparison still got its m from some rule, none from all pairs.
+    assert result.training["m_from_all_pairs"] == []
+    assert result.evaluate("entity_id").cluster_pairs.f1 > 0.9
