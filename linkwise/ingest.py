@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import glob as globlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,13 @@ class Records:
     @property
     def sources(self) -> pa.Array:
         return pa.array(np.asarray(self.source_names, dtype=object)[self.source_codes], type=pa.string())
+
+    def without_columns(self) -> Records:
+        """The same records without their column data, to free memory once it is encoded.
+
+        :meth:`column` reads a column again from the inputs when asked.
+        """
+        return replace(self, table=self.table.select([]))
 
     def column(self, name: str) -> pa.Array:
         """Column ``name`` in record order, as text (the id column as given).

@@ -197,6 +197,8 @@ def _run(
         reports = _blocking_reports(engine, table, records, keys, settings, marginal=False)
         left, right = candidate_pairs(engine, table, link_type=settings.link_type, n_records=records.n)
         del table
+        # Everything later works on codes: the column data can go.
+        records = records.without_columns()
     if not len(left):
         raise BlockingError(
             "the blocking rules make no candidate pairs: no two records share the values of any rule; "
@@ -212,6 +214,7 @@ def _run(
             masks[batch] = rule_masks(keys, left[batch], right[batch])
             reporter.advance(len(left[batch]))
             reclaim()
+        del keys
     made_by = np.bincount(first_rule(masks, len(settings.blocking_rules)), minlength=len(settings.blocking_rules) + 1)
     reports = [replace(rep, marginal_pairs=int(made_by[r])) for r, rep in enumerate(reports)]
     all_pairs = total_pairs(records, settings.link_type)

@@ -92,3 +92,17 @@ def test_evaluating_against_a_truth_column_not_kept_works_from_a_csv(data, tmp_p
     result = linkwise.dedupe(str(path), SETTINGS)
     assert "entity_id" not in result.records.table.column_names
     assert result.evaluate("entity_id").cluster_pairs.f1 > 0.8
+
+
+def test_records_without_their_columns_still_give_every_column_on_demand(data, tmp_path):
+    pq.write_table(data, tmp_path / "people.parquet")
+    records = load(tmp_path / "people.parquet")
+    bare = records.without_columns()
+    assert bare.table.num_columns == 0 and bare.n == records.n
+    assert by_id(bare, "first_name") == by_id(records, "first_name")
+
+
+def test_a_finished_run_holds_no_column_data_but_evaluates_against_the_truth(data):
+    result = linkwise.dedupe(data, SETTINGS)
+    assert result.records.table.num_columns == 0
+    assert result.evaluate("entity_id").cluster_pairs.f1 > 0.8
