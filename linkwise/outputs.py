@@ -72,14 +72,26 @@ class OutputWriter:
     def parquet(self, name: str, table: pa.Table) -> None:
         self.parquet_batches(name, table.schema, [table])
 
-    def parquet_batches(self, name: str, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
+    def parquet_batches(
+        self,
+        name: str,
+        schema: pa.Schema,
+        tables: Iterable[pa.Table],
+        *,
+        dictionary: list[str] | None = None,
+        statistics: list[str] | None = None,
+    ) -> None:
         """Write ``tables`` one after another into one Parquet file, holding only one at a time.
 
         Each table starts a new row group (of at most Arrow's default 1,048,576 rows).
+        ``dictionary`` and ``statistics`` name the columns to dictionary-encode and
+        to keep min/max statistics for (default: all but floating-point columns,
+        which rarely repeat; statistics for all). Each costs time on big files.
         """
-        # Floating-point columns rarely repeat: dictionary-encoding them only costs time.
-        dictionary = [f.name for f in schema if not pa.types.is_floating(f.type)]
-        with pq.ParquetWriter(self._target(name), schema, compression="zstd", use_dictionary=dictionary) as sink:
+        if dictionary is None:
+            dictionary = [f.name for f in schema if not pa.types.is_floating(f.type)]
+        options = {"use_dictionary": dictionary, "write_statistics": True if statistics is None else statistics}
+        with pq.ParquetWriter(self._target(name), schema, compression="zstd", **options) as sink:
             for table in tables:
                 sink.write_table(table)
                 del table  # let go of this table before the next one is made

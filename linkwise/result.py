@@ -155,7 +155,15 @@ class LinkResult:
             clusters = self.clusters_table()
             pairs_schema = self._pairs_of(slice(0, 0)).schema
             jobs = [
-                partial(writer.parquet_batches, "pairs.parquet", pairs_schema, self._pair_batches()),
+                partial(
+                    writer.parquet_batches,
+                    "pairs.parquet",
+                    pairs_schema,
+                    self._pair_batches(),
+                    # Levels and sources repeat; ids hardly do. Readers filter on weights and probabilities.
+                    dictionary=[n for n in pairs_schema.names if n.endswith("_level") or n.startswith("source_")],
+                    statistics=["match_weight", "match_probability"],
+                ),
                 partial(writer.parquet, "clusters.parquet", clusters),
             ]
             if csv:
