@@ -85,7 +85,7 @@ class ComparisonKernel:
         """Distinct tokens of each value, sorted: CSR ``offsets`` and token ids."""
 
         def build():
-            split = pc.split_pattern_regex(self.prepared.values, pattern=r"\s+")
+            split = pc.utf8_split_whitespace(self.prepared.values)
             flat = pc.list_flatten(split)
             owner = pc.list_parent_indices(split).to_numpy().astype(np.int64)
             token_ids = pc.dictionary_encode(flat).indices.to_numpy().astype(np.int64)
@@ -266,8 +266,13 @@ def compare_pairs(
     def one(c: int) -> None:
         out[:, c] = kernels[c].levels_of_pairs(left, right)
 
-    # Heaviest first (more levels), so the threads finish together.
-    order = sorted(range(len(kernels)), key=lambda c: -len(kernels[c].levels))
+    # Heaviest first, so the threads finish together: the work grows with the
+    # levels that need a similarity and with the number of distinct values.
+    def cost(c: int) -> int:
+        fuzzy = sum(level.kind != "exact" for level in kernels[c].levels)
+        return fuzzy * len(kernels[c].prepared.values)
+
+    order = sorted(range(len(kernels)), key=lambda c: (-cost(c), c))
     with ThreadPoolExecutor(max_workers=max(1, min(len(kernels), threads or os.cpu_count() or 1))) as pool:
         list(pool.map(one, order))
     return out

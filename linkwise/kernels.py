@@ -407,18 +407,21 @@ def hash_insert(keys, slots, distinct, count, inverse, start):  # pragma: no cov
     return slots, distinct, count
 
 
-def new_hash_table() -> tuple[np.ndarray, np.ndarray, int]:
-    """An empty table for :func:`hash_insert`."""
-    return np.full(16, -1, np.int32), np.empty(8, np.int64), 0
+def new_hash_table(capacity: int = 8) -> tuple[np.ndarray, np.ndarray, int]:
+    """An empty table for :func:`hash_insert`, room for ``capacity`` keys before it grows."""
+    slots = 16
+    while slots < 2 * capacity:
+        slots *= 2
+    return np.full(slots, -1, np.int32), np.empty(slots // 2, np.int64), 0
 
 
 def unique_first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct int64 keys in order of first appearance, and each key's index among them (int32).
 
-    One pass over a hash table; no sort.
+    One pass over a hash table sized for all keys being distinct (never regrown); no sort.
     """
     inverse = np.empty(len(keys), np.int32)
-    slots, distinct, count = hash_insert(keys, *new_hash_table(), inverse, 0)
+    slots, distinct, count = hash_insert(keys, *new_hash_table(len(keys)), inverse, 0)
     return distinct[:count].copy(), inverse
 
 
