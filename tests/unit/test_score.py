@@ -15,7 +15,7 @@ import pytest
 
 from linkwise.model import probability
 from linkwise.pipeline import run
-from linkwise.score import match_weights, tf_adjustments
+from linkwise.score import match_weights, pairs_at_or_above, tf_adjustments
 
 N_RECORDS = 300
 N_SMITH = 90
@@ -172,3 +172,11 @@ def test_no_tf_adjustment_when_no_level_asks_for_one(result):
         for p, frequencies in zip(plain, saved):
             p.tf_frequencies.update(frequencies)
     np.testing.assert_array_equal(weights, result.model.pattern_weights(result.levels))
+
+
+def test_pairs_at_or_above_a_probability_are_found_batch_by_batch_as_at_once():
+    weights = np.random.default_rng(3).normal(0, 8, 10_001)
+    expected = np.flatnonzero(probability(weights) >= 0.9)
+    for batch in (1, 7, 1_000, 20_000):
+        np.testing.assert_array_equal(pairs_at_or_above(weights, 0.9, batch=batch), expected)
+    assert len(pairs_at_or_above(weights[:0], 0.9)) == 0
