@@ -12,7 +12,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,27 @@ def _os_error(path: Path, exc: OSError) -> OutputError:
     return OutputError(f"cannot write to '{path}': {exc.strerror or exc}")
 
 
+_END = object()
+
+
+def _made_ahead(items: Iterable[Any]) -> Iterator[Any]:
+    """Yield ``items``, making the next one in a background thread while this one is used.
+
+    Building a batch (gathering ids, levels) then overlaps with encoding the
+    previous one. At most two items exist at a time.
+    """
+    source = iter(items)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        coming = pool.submit(next, source, _END)
+        while True:
+            item = coming.result()
+            if item is _END:
+                return
+            coming = pool.submit(next, source, _END)
+            yield item
+            del item
+
+
 class OutputWriter:
     """Collects a run's files in a staging folder, then publishes them together."""
 
@@ -81,7 +103,7 @@ class OutputWriter:
         dictionary: list[str] | None = None,
         statistics: list[str] | None = None,
     ) -> None:
-        """Write ``tables`` one after another into one Parquet file, holding only one at a time.
+        """Write ``tables`` one after another into one Parquet file, holding two at a time at most.
 
         Each table starts a new row group (of at most Arrow's default 1,048,576 rows).
         ``dictionary`` and ``statistics`` name the columns to dictionary-encode and
@@ -92,7 +114,7 @@ class OutputWriter:
             dictionary = [f.name for f in schema if not pa.types.is_floating(f.type)]
         options = {"use_dictionary": dictionary, "write_statistics": True if statistics is None else statistics}
         with pq.ParquetWriter(self._target(name), schema, compression="zstd", **options) as sink:
-            for table in tables:
+            for table in _made_ahead(tables):
                 sink.write_table(table)
                 del table  # let go of this table before the next one is made
 
@@ -100,9 +122,9 @@ class OutputWriter:
         self.csv_batches(name, table.schema, [table])
 
     def csv_batches(self, name: str, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
-        """Write ``tables`` one after another into one CSV file (one header), holding only one at a time."""
+        """Write ``tables`` one after another into one CSV file (one header), holding two at a time at most."""
         with pacsv.CSVWriter(self._target(name), schema) as sink:
-            for table in tables:
+            for table in _made_ahead(tables):
                 sink.write_table(table)
                 del table  # let go of this table before the next one is made
 
