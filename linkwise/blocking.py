@@ -130,17 +130,15 @@ def candidate_pairs(engine, table: pa.Table, *, link_type: str, n_records: int) 
     """All candidate pairs as (left, right) index arrays, left < right, sorted.
 
     Engines return pairs in no fixed order (parallel joins); sorting makes every
-    later stage, and the outputs, the same from run to run. Indices are int32
-    (half the memory) unless there are too many records for it, and the sort
-    is then a counting sort by left record.
+    later stage, and the outputs, the same from run to run (a counting sort by
+    left record). Indices are int32 (half the memory) unless there are too many
+    records for it.
     """
-    keys = [
-        batch.column(0).to_numpy().astype(np.int64) * n_records + batch.column(1).to_numpy()
-        for batch in engine.candidate_pairs(table, link_type=link_type, batch_rows=4_000_000)
-    ]
-    pair_keys = np.concatenate(keys) if keys else np.empty(0, np.int64)
-    del keys
-    if n_records < 2**31:
-        return kernels.sort_pairs(pair_keys, n_records)
-    pair_keys.sort()
-    return pair_keys // n_records, pair_keys % n_records
+    batches = list(engine.candidate_pairs(table, link_type=link_type, batch_rows=4_000_000))
+    if not batches:
+        return np.empty(0, np.int32), np.empty(0, np.int32)
+    index = np.int32 if n_records < 2**31 else np.int64
+    left = np.concatenate([b.column(0).to_numpy().astype(index, copy=False) for b in batches])
+    right = np.concatenate([b.column(1).to_numpy().astype(index, copy=False) for b in batches])
+    del batches
+    return kernels.sort_pairs(left, right, n_records)

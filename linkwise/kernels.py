@@ -492,11 +492,12 @@ def block_pairs(members, starts, keys, rule, src, cross_only, count_only, capaci
     ``members`` lists the records of each block contiguously, block ``i`` being
     ``members[starts[i]:starts[i+1]]``; ``keys`` is (rules, records), -1 where a
     key is missing. With ``cross_only`` only pairs from different sources
-    count. Returns (number of pairs, their keys ``lo * n + hi``, unless
-    ``count_only``).
+    count. Returns (number of pairs, smaller records, larger records), the
+    last two empty when ``count_only``.
     """
-    n = np.int64(keys.shape[1])
-    out = np.empty(0 if count_only else capacity, np.int64)
+    size = 0 if count_only else capacity
+    lows = np.empty(size, np.int32)
+    highs = np.empty(size, np.int32)
     count = 0
     for block in range(len(starts) - 1):
         for i in range(starts[block], starts[block + 1]):
@@ -508,11 +509,10 @@ def block_pairs(members, starts, keys, rule, src, cross_only, count_only, capaci
                 if _earlier_rule_holds(keys, rule, a, b):
                     continue
                 if not count_only:
-                    lo = min(a, b)
-                    hi = max(a, b)
-                    out[count] = np.int64(lo) * n + hi
+                    lows[count] = min(a, b)
+                    highs[count] = max(a, b)
                 count += 1
-    return count, out[:count]
+    return count, lows[:count], highs[:count]
 
 
 @njit(cache=True, nogil=True)
@@ -531,29 +531,39 @@ def counting_order(codes, n_codes):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def sort_pairs(pair_keys, n):  # pragma: no cover - compiled
-    """Pairs given as keys ``lo * n + hi``, sorted, as (lo, hi) int32 arrays.
+def sort_pairs(left, right, n):  # pragma: no cover - compiled
+    """Pairs sorted by (left, right): a counting sort on ``left`` and a small sort of each record's partners.
 
-    A counting sort on ``lo`` and a small sort of each record's partners: linear
-    in the number of pairs, where sorting the 64-bit keys is not.
+    Linear in the number of pairs where sorting 64-bit keys is not; ``left``
+    and ``right`` are record indices below ``n``.
     """
     position = np.zeros(n + 1, np.int64)
-    for key in pair_keys:
-        position[key // n + 1] += 1
+    for lo in left:
+        position[lo + 1] += 1
     for v in range(n):
         position[v + 1] += position[v]
     starts = position[:n].copy()
-    left = np.empty(len(pair_keys), np.int32)
-    right = np.empty(len(pair_keys), np.int32)
-    for key in pair_keys:
-        lo = key // n
+    out_left = np.empty(len(left), left.dtype)
+    out_right = np.empty(len(right), right.dtype)
+    for i in range(len(left)):
+        lo = left[i]
         at = position[lo]
-        left[at] = lo
-        right[at] = key - lo * n
+        out_left[at] = lo
+        out_right[at] = right[i]
         position[lo] = at + 1
     for v in range(n):
-        right[starts[v] : position[v]].sort()
-    return left, right
+        first, end = starts[v], position[v]
+        if end - first > 24:
+            out_right[first:end].sort()
+            continue
+        for i in range(first + 1, end):  # a few partners: insertion sort in place
+            x = out_right[i]
+            j = i - 1
+            while j >= first and out_right[j] > x:
+                out_right[j + 1] = out_right[j]
+                j -= 1
+            out_right[j + 1] = x
+    return out_left, out_right
 
 
 @njit(cache=True, nogil=True)

@@ -10,7 +10,9 @@ already made — no hash tables, and memory only for the pairs themselves.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -76,8 +78,8 @@ class _Blocks:
         same_source = (per_source.astype(np.int64) ** 2).reshape(len(sizes), n_src).sum(axis=1)
         return (sizes**2 - same_source) // 2
 
-    def pairs(self, rule: int, *, cross_only: bool, count_only: bool) -> tuple[int, np.ndarray]:
-        """The pairs of this rule that no earlier rule makes: (count, keys ``lo * n + hi``)."""
+    def pairs(self, rule: int, *, cross_only: bool, count_only: bool) -> tuple[int, np.ndarray, np.ndarray]:
+        """The pairs of this rule that no earlier rule makes: (count, smaller records, larger records)."""
         capacity = 0 if count_only else int(self.pairs_per_block(cross_only=cross_only).sum())
         return kernels.block_pairs(
             self.members, self.starts, self.matrix.keys, rule, self.matrix.src, cross_only, count_only, capacity
@@ -113,6 +115,7 @@ class DuckDBEngine:
             config["threads"] = int(threads)
         if temp_directory:
             config["temp_directory"] = str(temp_directory)
+        self._threads = max(1, int(threads or os.cpu_count() or 1))
         try:
             self._con = duckdb.connect(config=config)
         except duckdb.Error as exc:
@@ -141,11 +144,12 @@ class DuckDBEngine:
     def _blocks(self, keys: pa.Table, rule: int) -> _Blocks:
         entry = self._registered.get(id(keys))
         if entry is None:
-            entry = self._registered[id(keys)] = (keys, _KeyMatrix.of(keys), {})
-        _, matrix, blocks = entry
-        if rule not in blocks:
-            blocks[rule] = _Blocks.of(matrix, rule)
-        return blocks[rule]
+            matrix = _KeyMatrix.of(keys)
+            # Every rule's blocks at once, side by side (the kernels release the GIL).
+            with ThreadPoolExecutor(max_workers=self._threads) as pool:
+                built = pool.map(lambda r: _Blocks.of(matrix, r), range(matrix.keys.shape[0]))
+                entry = self._registered[id(keys)] = (keys, matrix, dict(enumerate(built)))
+        return entry[2][rule]
 
     def block_stats(self, keys: pa.Table, rule: int, *, link_type: str, top: int = 5) -> BlockStats:
         blocks = self._blocks(keys, rule)
@@ -157,21 +161,23 @@ class DuckDBEngine:
 
     def marginal_pairs(self, keys: pa.Table, rule: int, *, link_type: str) -> int:
         blocks = self._blocks(keys, rule)
-        count, _ = blocks.pairs(rule, cross_only=link_type == "link", count_only=True)
+        count, _, _ = blocks.pairs(rule, cross_only=link_type == "link", count_only=True)
         return int(count)
 
     def candidate_pairs(self, keys: pa.Table, *, link_type: str, batch_rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
         n_rules = sum(1 for name in keys.column_names if name.startswith("k"))
-        n = keys.num_rows
+        cross_only = link_type == "link"
+        blocks = [self._blocks(keys, rule) for rule in range(n_rules)]
+        # Rules list their pairs side by side; they are handed on in rule order.
+        with ThreadPoolExecutor(max_workers=self._threads) as pool:
+            made = [pool.submit(b.pairs, rule, cross_only=cross_only, count_only=False) for rule, b in enumerate(blocks)]
         for rule in range(n_rules):
-            _, pair_keys = self._blocks(keys, rule).pairs(rule, cross_only=link_type == "link", count_only=False)
-            for start in range(0, len(pair_keys), batch_rows):
-                chunk = pair_keys[start : start + batch_rows]
-                yield pa.record_batch(
-                    [pa.array((chunk // n).astype(np.int32)), pa.array((chunk % n).astype(np.int32))],
-                    names=["idx_l", "idx_r"],
-                )
-            del pair_keys
+            _, lows, highs = made[rule].result()
+            made[rule] = None  # type: ignore[call-overload]
+            for start in range(0, len(lows), batch_rows):
+                batch = slice(start, start + batch_rows)
+                yield pa.record_batch([pa.array(lows[batch]), pa.array(highs[batch])], names=["idx_l", "idx_r"])
+            del lows, highs
         # Making the pairs is the last use of the key table's blocks: free them.
         self._registered.pop(id(keys), None)
 

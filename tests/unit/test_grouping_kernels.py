@@ -13,6 +13,7 @@ from linkwise.kernels import (
     encode_codepoints,
     hash_insert,
     new_hash_table,
+    sort_pairs,
     split_pairs,
     unique_first_seen,
 )
@@ -68,11 +69,20 @@ def test_block_pairs_skips_pairs_an_earlier_rule_made_and_same_source_pairs_when
     src = np.array([0, 1, 0, 1], dtype=np.int16)
     members = np.array([0, 1, 2, 3], dtype=np.int32)
     starts = np.array([0, 4], dtype=np.int64)
-    count, found = block_pairs(members, starts, keys, 1, src, False, False, 6)
-    assert count == 5 and sorted(found.tolist()) == sorted(lo * 4 + hi for lo, hi in [(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
-    count, found = block_pairs(members, starts, keys, 1, src, True, False, 6)
-    assert sorted(found.tolist()) == sorted(lo * 4 + hi for lo, hi in [(0, 3), (1, 2), (2, 3)])
+    count, lows, highs = block_pairs(members, starts, keys, 1, src, False, False, 6)
+    assert count == 5 and sorted(zip(lows.tolist(), highs.tolist())) == [(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    count, lows, highs = block_pairs(members, starts, keys, 1, src, True, False, 6)
+    assert sorted(zip(lows.tolist(), highs.tolist())) == [(0, 3), (1, 2), (2, 3)]
     assert block_pairs(members, starts, keys, 1, src, True, True, 0)[0] == 3
+
+
+def test_sort_pairs_orders_by_left_then_right():
+    rng = np.random.default_rng(4)
+    left = rng.integers(0, 50, 2_000).astype(np.int32)
+    right = rng.integers(0, 50, 2_000).astype(np.int32)
+    sorted_left, sorted_right = sort_pairs(left, right, 50)
+    expected = sorted(zip(left.tolist(), right.tolist()))
+    assert list(zip(sorted_left.tolist(), sorted_right.tolist())) == expected
 
 
 def test_ascii_text_is_kept_as_bytes_and_other_text_as_code_points():
