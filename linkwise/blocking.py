@@ -127,18 +127,16 @@ def first_rule(masks: np.ndarray, n_rules: int) -> np.ndarray:
 
 
 def candidate_pairs(engine, table: pa.Table, *, link_type: str, n_records: int) -> tuple[np.ndarray, np.ndarray]:
-    """All candidate pairs as (left, right) index arrays, left < right, sorted.
+    """All candidate pairs as (left, right) int32 record indices, left < right, sorted.
 
     Engines return pairs in no fixed order (parallel joins); sorting makes every
     later stage, and the outputs, the same from run to run (a counting sort by
-    left record). Indices are int32 (half the memory) unless there are too many
-    records for it.
+    left record).
     """
     batches = list(engine.candidate_pairs(table, link_type=link_type, batch_rows=4_000_000))
     if not batches:
         return np.empty(0, np.int32), np.empty(0, np.int32)
-    index = np.int32 if n_records < 2**31 else np.int64
-    left = np.concatenate([b.column(0).to_numpy().astype(index, copy=False) for b in batches])
-    right = np.concatenate([b.column(1).to_numpy().astype(index, copy=False) for b in batches])
+    left = np.concatenate([b.column(0).to_numpy() for b in batches])
+    right = np.concatenate([b.column(1).to_numpy() for b in batches])
     del batches
     return kernels.sort_pairs(left, right, n_records)

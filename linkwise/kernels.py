@@ -26,6 +26,20 @@ import pyarrow.compute as pc
 from numba import njit
 
 
+def utf8_bytes(values: pa.Array | pa.ChunkedArray) -> tuple[pa.LargeStringArray, np.ndarray, np.ndarray]:
+    """Arrow text as one large-string array, its byte ``offsets`` (from 0, int64) and ``data`` bytes.
+
+    Views of Arrow's own buffers: no Python string is made. Nulls have no bytes.
+    """
+    values = values.cast(pa.large_string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    _, offset_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offset_buffer, dtype=np.int64)[values.offset : values.offset + len(values) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+    return values, offsets - offsets[0], data[offsets[0] : offsets[-1]]
+
+
 def encode_codepoints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Flat code points of string values: ``offsets`` (n+1, int64) and ``codepoints``.
 
@@ -34,14 +48,7 @@ def encode_codepoints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     otherwise the text is decoded to ``uint32`` code points. Nulls are empty
     strings.
     """
-    values = pc.fill_null(values.cast(pa.large_string()), "")
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    _, offset_buffer, data_buffer = values.buffers()
-    byte_offsets = np.frombuffer(offset_buffer, dtype=np.int64)[values.offset : values.offset + len(values) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    data = data[byte_offsets[0] : byte_offsets[-1]]
-    byte_offsets = byte_offsets - byte_offsets[0]
+    _, byte_offsets, data = utf8_bytes(values)
     if not len(data) or int(data.max()) < 128:
         return byte_offsets, data
     return _decode_utf8(byte_offsets, data)
@@ -89,33 +96,20 @@ def _longest(offsets):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _jaro_one(cp, s1, n1, s2, n2, winkler, flags1, flags2):  # pragma: no cover - compiled
-    if n1 == 0 and n2 == 0:
-        return 1.0
-    if n1 == 0 or n2 == 0:
-        return 0.0
-    window = max(n1, n2) // 2 - 1
-    if window < 0:
-        window = 0
+def _jaro_counts(cp, s1, n1, s2, n2, window, flags1, flags2):  # pragma: no cover - compiled
+    """(matches, transpositions) of two non-empty strings: each character of the
+    first takes the first free equal character of the second within ``window``."""
     flags1[:n1] = False
     flags2[:n2] = False
     matches = 0
     for i in range(n1):
-        lo = i - window
-        if lo < 0:
-            lo = 0
-        hi = i + window + 1
-        if hi > n2:
-            hi = n2
         c = cp[s1 + i]
-        for j in range(lo, hi):
+        for j in range(max(i - window, 0), min(i + window + 1, n2)):
             if not flags2[j] and cp[s2 + j] == c:
                 flags1[i] = True
                 flags2[j] = True
                 matches += 1
                 break
-    if matches == 0:
-        return 0.0
     transpositions = 0
     k = 0
     for i in range(n1):
@@ -125,38 +119,18 @@ def _jaro_one(cp, s1, n1, s2, n2, winkler, flags1, flags2):  # pragma: no cover 
             if cp[s1 + i] != cp[s2 + k]:
                 transpositions += 1
             k += 1
-    return _jaro_score(cp, s1, n1, s2, n2, winkler, matches, transpositions)
+    return matches, transpositions
 
 
 @njit(cache=True, nogil=True)
-def _jaro_score(cp, s1, n1, s2, n2, winkler, matches, transpositions):  # pragma: no cover - compiled
-    m = float(matches)
-    sim = (m / n1 + m / n2 + (m - transpositions // 2) / m) / 3.0
-    if winkler and sim > 0.7:
-        prefix = 0
-        limit = min(4, min(n1, n2))
-        while prefix < limit and cp[s1 + prefix] == cp[s2 + prefix]:
-            prefix += 1
-        sim += prefix * 0.1 * (1.0 - sim)
-    return sim
-
-
-@njit(cache=True, nogil=True)
-def _jaro_bits(cp, s1, n1, s2, n2, winkler, positions):  # pragma: no cover - compiled
-    """:func:`_jaro_one` for byte strings of at most 64 characters, with bit sets.
+def _jaro_counts_bits(cp, s1, n1, s2, n2, window, positions):  # pragma: no cover - compiled
+    """:func:`_jaro_counts` for byte strings of at most 64 characters, with bit sets.
 
     ``positions[c]`` gets the set of places where byte ``c`` occurs in the
     second string; each character of the first takes the first free match in
-    its window in one step, as the loop in :func:`_jaro_one` does one by one.
+    its window in one step, as the loop in :func:`_jaro_counts` does one by one.
     ``positions`` is all zeros on entry and on return.
     """
-    if n1 == 0 and n2 == 0:
-        return 1.0
-    if n1 == 0 or n2 == 0:
-        return 0.0
-    window = max(n1, n2) // 2 - 1
-    if window < 0:
-        window = 0
     one = np.uint64(1)
     for j in range(n2):
         positions[cp[s2 + j]] |= one << np.uint64(j)
@@ -176,8 +150,6 @@ def _jaro_bits(cp, s1, n1, s2, n2, winkler, positions):  # pragma: no cover - co
             matches += 1
     for j in range(n2):
         positions[cp[s2 + j]] = 0
-    if matches == 0:
-        return 0.0
     transpositions = 0
     k = 0
     for i in range(n1):
@@ -187,7 +159,7 @@ def _jaro_bits(cp, s1, n1, s2, n2, winkler, positions):  # pragma: no cover - co
             if cp[s1 + i] != cp[s2 + k]:
                 transpositions += 1
             k += 1
-    return _jaro_score(cp, s1, n1, s2, n2, winkler, matches, transpositions)
+    return matches, transpositions
 
 
 @njit(cache=True, nogil=True)
@@ -200,12 +172,28 @@ def _jaro_pairs(offsets, cp, a, b, winkler, bytes_only):  # pragma: no cover - c
     for k in range(len(a)):
         x = a[k]
         y = b[k]
-        n1 = offsets[x + 1] - offsets[x]
-        n2 = offsets[y + 1] - offsets[y]
+        s1, n1 = offsets[x], offsets[x + 1] - offsets[x]
+        s2, n2 = offsets[y], offsets[y + 1] - offsets[y]
+        if n1 == 0 or n2 == 0:
+            out[k] = 1.0 if n1 == n2 else 0.0
+            continue
+        window = max(max(n1, n2) // 2 - 1, 0)
         if bytes_only and n1 <= 64 and n2 <= 64:
-            out[k] = _jaro_bits(cp, offsets[x], n1, offsets[y], n2, winkler, positions)
+            matches, transpositions = _jaro_counts_bits(cp, s1, n1, s2, n2, window, positions)
         else:
-            out[k] = _jaro_one(cp, offsets[x], n1, offsets[y], n2, winkler, flags1, flags2)
+            matches, transpositions = _jaro_counts(cp, s1, n1, s2, n2, window, flags1, flags2)
+        if matches == 0:
+            out[k] = 0.0
+            continue
+        m = float(matches)
+        sim = (m / n1 + m / n2 + (m - transpositions // 2) / m) / 3.0
+        if winkler and sim > 0.7:
+            prefix = 0
+            limit = min(4, min(n1, n2))
+            while prefix < limit and cp[s1 + prefix] == cp[s2 + prefix]:
+                prefix += 1
+            sim += prefix * 0.1 * (1.0 - sim)
+        out[k] = sim
     return out
 
 

@@ -58,10 +58,6 @@ def match_weights(
     return weights
 
 
-def match_probabilities(weights: np.ndarray) -> np.ndarray:
-    return probability(weights)
-
-
 def pairs_at_or_above(weights: np.ndarray, threshold: float, *, batch: int = 1_000_000) -> np.ndarray:
     """Positions of the pairs whose match probability is at least ``threshold``.
 

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import kernels
 from .settings import Standardiser, _parse_steps
 
 Step = Callable[[pa.Array, object], pa.Array]
@@ -46,21 +47,15 @@ def _regex(pattern: str, replacement: str) -> Step:
 
 
 def _printable_ascii(values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:
-    """(values as one large-string array, its offsets, its bytes) when every byte is printable ASCII.
+    """:func:`kernels.utf8_bytes` of the values when every byte is printable ASCII, else None.
 
     On such text the regular-expression steps below reduce to byte rules that a
     compiled loop applies far faster; anything else takes the general path.
     """
-    values = values.cast(pa.large_string())
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    _, offset_buffer, data_buffer = values.buffers()
-    offsets = np.frombuffer(offset_buffer, dtype=np.int64)[values.offset : values.offset + len(values) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    data = data[offsets[0] : offsets[-1]]
+    values, offsets, data = kernels.utf8_bytes(values)
     if len(data) and (int(data.min()) < 0x20 or int(data.max()) > 0x7E):
         return None
-    return values, offsets - offsets[0], data
+    return values, offsets, data
 
 
 def _byte_rule(keep: str = "", drop: str = "", squeeze: bool = False) -> tuple[np.ndarray, bool]:
@@ -74,8 +69,6 @@ def _byte_rule(keep: str = "", drop: str = "", squeeze: bool = False) -> tuple[n
 
 
 def _apply_byte_rule(values: pa.Array, rule: tuple[np.ndarray, bool]) -> pa.Array | None:
-    from . import kernels
-
     ascii_text = _printable_ascii(values)
     if ascii_text is None:
         return None
