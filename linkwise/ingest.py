@@ -81,7 +81,8 @@ class Records:
         the inputs; an input that lacks it gives nulls.
         """
         column = self.table[name] if name in self.table.column_names else self._read_again(name)
-        return column.take(pa.array(self.order)).combine_chunks()
+        column = column.take(pa.array(self.order)).combine_chunks()
+        return column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
 
     def _read_again(self, name: str) -> pa.ChunkedArray:
         """Column ``name`` of every input, as text, in input order."""
@@ -107,7 +108,10 @@ class Records:
                     raise InputError(
                         f"{source.where}: column '{name}' holds lists or records, not values that can be compared"
                     )
-                chunks.extend(table[name].chunks)
+                column = table[name]
+                if pa.types.is_dictionary(column.type):
+                    column = column.cast(pa.string())
+                chunks.extend(column.chunks)
         finally:
             if engine is not None:
                 engine.close()
@@ -152,13 +156,17 @@ def _files_of(spec: str) -> tuple[list[Path], str]:
     return files, formats.pop()  # type: ignore[return-value]
 
 
-def _read_path(spec: str, engine: Any, encoding: str | None, keep: Callable[[list[str]], list[str]]) -> pa.Table:
+def _read_path(
+    spec: str, engine: Any, encoding: str | None, keep: Callable[[list[str]], list[str]], plain: str | None = None
+) -> pa.Table:
     files, file_format = _files_of(spec)
     target = str(files[0]) if len(files) == 1 else [str(f) for f in files]
     try:
         if file_format == "parquet" and len(files) == 1:
-            # Arrow reads a Parquet file column by column: read only the columns kept.
-            with pq.ParquetFile(target) as parquet:
+            # Arrow reads a Parquet file column by column: read only the columns kept,
+            # text straight into dictionary form (each value's bytes held once).
+            as_dictionary = [name for name in _text_columns(target) if name != plain]
+            with pq.ParquetFile(target, read_dictionary=as_dictionary) as parquet:
                 return parquet.read(columns=keep(parquet.schema_arrow.names))
         table = engine.read(target, file_format=file_format, encoding=encoding)
     except LinkwiseError:  # from keep: the columns do not fit the settings
@@ -175,6 +183,12 @@ def _read_path(spec: str, engine: Any, encoding: str | None, keep: Callable[[lis
     return table.select(keep(table.column_names))
 
 
+def _text_columns(path: str) -> list[str]:
+    """The text columns of a Parquet file, to be read as dictionaries."""
+    schema = pq.read_schema(path)
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+
+
 def to_arrow(
     data: Any,
     *,
@@ -182,15 +196,17 @@ def to_arrow(
     engine: Any = None,
     encoding: str | None = None,
     keep: Callable[[list[str]], list[str]] | None = None,
+    id_column: str | None = None,
 ) -> pa.Table:
     """Turn one input (path, glob, folder, pandas, polars or Arrow) into an Arrow table.
 
     ``keep`` picks the columns to keep from the input's column names (default:
-    all). A single Parquet file and data frames are read for those columns only.
+    all). A single Parquet file and data frames are read for those columns only;
+    a Parquet file's text columns other than ``id_column`` come as dictionaries.
     """
     keep = keep or list
     if isinstance(data, (str, Path)):
-        return _read_path(str(data), engine, encoding, keep)
+        return _read_path(str(data), engine, encoding, keep, id_column)
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
@@ -233,15 +249,21 @@ def _normalise_inputs(inputs: Any) -> list[tuple[str, Any]]:
     return named
 
 
+def _is_text(data_type: pa.DataType) -> bool:
+    return pa.types.is_string(data_type) or (
+        pa.types.is_dictionary(data_type) and pa.types.is_string(data_type.value_type)
+    )
+
+
 def _string_columns(table: pa.Table, id_column: str | None) -> pa.Table:
     """Cast every column but the id to text, so sources with different types align.
 
-    A column that has no text form (lists, structs) is dropped, unless the
-    settings use it, which is an error naming it.
+    Text in dictionary form stays so. A column that has no text form (lists,
+    structs) is dropped, unless the settings use it, which is an error naming it.
     """
     names, columns = [], []
     for name, column in zip(table.column_names, table.columns):
-        if name != id_column and not pa.types.is_string(column.type):
+        if name != id_column and not _is_text(column.type):
             if pa.types.is_null(column.type):
                 column = pa.chunked_array([pa.nulls(len(column), pa.string())])
             else:
@@ -252,6 +274,18 @@ def _string_columns(table: pa.Table, id_column: str | None) -> pa.Table:
         names.append(name)
         columns.append(column)
     return pa.table(columns, names=names)
+
+
+def _dictionary_columns(table: pa.Table, id_column: str | None) -> pa.Table:
+    """Dictionary-encode every text column but the id, one at a time.
+
+    Records are compared through their distinct values: in this form each
+    value's bytes are held once, and encoding them later costs nothing.
+    """
+    for position, (name, column) in enumerate(zip(table.column_names, table.columns)):
+        if name != id_column and pa.types.is_string(column.type):
+            table = table.set_column(position, name, pc.dictionary_encode(column))
+    return table
 
 
 def _check_ids_present(ids: pa.ChunkedArray | pa.Array, column: str, where: str) -> None:
@@ -329,12 +363,12 @@ def load_records(
     for name, data in named:
         where = f"input '{data}'" if isinstance(data, (str, Path)) else f"input '{name}'"
         keep = partial(_used_columns, settings=settings, where=where, extra=extra_columns)
-        table = to_arrow(data, where=where, engine=engine, encoding=encoding, keep=keep)
+        table = to_arrow(data, where=where, engine=engine, encoding=encoding, keep=keep, id_column=id_column)
         if table.num_rows == 0:
             raise InputError(f"{where} has a header but no rows")
         if id_column is not None:
             _check_ids_present(table[id_column], id_column, where)
-        table = _string_columns(table, id_column)
+        table = _dictionary_columns(_string_columns(table, id_column), id_column)
         dropped = set(settings.required_columns()) - set(table.column_names)
         if dropped:
             column = sorted(dropped)[0]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from .blocking import (
     analyse,
@@ -104,6 +105,7 @@ def _describe_key(records: Records, keys: np.ndarray, settings: Settings):
         parts = []
         for k in settings.blocking_rules[rule].keys:
             raw = records.table[k.column].slice(int(records.order[first]), 1).combine_chunks()
+            raw = raw.dictionary_decode() if pa.types.is_dictionary(raw.type) else raw
             value = apply_steps(raw, settings.steps_for(k.column) + k.standardise)[0].as_py()
             parts.append(f"{k.column}={value!r}")
         return ", ".join(parts)

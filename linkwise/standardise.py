@@ -247,6 +247,8 @@ def encode_column(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Ar
     The distinct values are in order of first appearance; see :func:`restandardise`
     for sorted ones.
     """
+    if pa.types.is_dictionary(column.type):
+        return _dictionary_codes(column)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
@@ -256,6 +258,28 @@ def encode_column(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Ar
     if encoded.null_count:
         codes = np.where(encoded.is_null().to_numpy(zero_copy_only=False), -1, codes)
     return codes.astype(np.int32), encoded.dictionary.cast(pa.string())
+
+
+def _dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Codes and values of text already in dictionary form, keeping only values in use."""
+    chunks = column.unify_dictionaries().chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if not chunks:
+        return np.empty(0, np.int32), pa.array([], pa.string())
+    dictionary = pc.cast(chunks[0].dictionary, pa.string())
+    parts = []
+    for chunk in chunks:
+        indices = pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices
+        parts.append(indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False))
+    codes = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if dictionary.null_count:  # a null among the values: rows pointing at it are missing
+        null_value = np.flatnonzero(dictionary.is_null().to_numpy(zero_copy_only=False))
+        codes = np.where(np.isin(codes, null_value), -1, codes)
+    used = np.bincount(codes[codes >= 0], minlength=len(dictionary)) > 0
+    if not used.all():
+        renumber = np.append(np.cumsum(used, dtype=np.int32) - 1, np.int32(-1))
+        codes = renumber[codes]
+        dictionary = dictionary.filter(pa.array(used))
+    return codes, dictionary
 
 
 def restandardise(codes: np.ndarray, values: pa.Array, steps: Sequence[Standardiser]) -> tuple[np.ndarray, pa.Array]:

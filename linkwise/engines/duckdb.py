@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -116,10 +116,10 @@ class DuckDBEngine:
         if temp_directory:
             config["temp_directory"] = str(temp_directory)
         self._threads = max(1, int(threads or os.cpu_count() or 1))
-        try:
-            self._con = duckdb.connect(config=config)
-        except duckdb.Error as exc:
-            raise InputError(f"DuckDB cannot start with these options ({config}): {exc}") from None
+        self._config = config
+        self._con: Any = None
+        if config:  # options are checked at once, not at the first read
+            self._connection()
         # id(key table) -> (the table, its keys as numpy, blocks by rule); holding
         # the table keeps its id from being reused
         self._registered: dict[int, tuple[pa.Table, _KeyMatrix, dict[int, _Blocks]]] = {}
@@ -138,7 +138,18 @@ class DuckDBEngine:
                 " encoding = $encoding, max_line_size = 64000000, strict_mode = false, null_padding = true)"
             )
             params = {"path": path, "encoding": encoding or "utf-8"}
-        return self._con.sql(sql, params=params).to_arrow_table()
+        return self._connection().sql(sql, params=params).to_arrow_table()
+
+    def _connection(self) -> Any:
+        """DuckDB, started on first use: a run on one Parquet file never needs it."""
+        if self._con is None:
+            import duckdb
+
+            try:
+                self._con = duckdb.connect(config=self._config)
+            except duckdb.Error as exc:
+                raise InputError(f"DuckDB cannot start with these options ({self._config}): {exc}") from None
+        return self._con
 
     # -- blocking -----------------------------------------------------------
     def _blocks(self, keys: pa.Table, rule: int) -> _Blocks:
@@ -183,5 +194,7 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self._registered.clear()
-        self._con.close()
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 

@@ -294,3 +294,14 @@ def test_text_beyond_printable_ascii_takes_the_general_path():
     array = pa.array(["  Zoë\tO'Brien ", "a\x0bb", None])
     assert _std._trim(array, None).to_pylist() == _std._trim_general(array, None).to_pylist()
     assert _std._fold_accents(array, None).to_pylist()[0] == "  Zoe\tO'Brien "
+
+
+def test_encoding_text_in_dictionary_form_keeps_only_the_values_in_use_and_nulls_missing():
+    from linkwise.standardise import encode_column
+
+    first = pa.DictionaryArray.from_arrays(pa.array([0, None, 2, 0], pa.int32()), pa.array(["ann", "unused", "bob"]))
+    second = pa.DictionaryArray.from_arrays(pa.array([1, 0], pa.int32()), pa.array([None, "cy"]))
+    codes, values = encode_column(pa.chunked_array([first, second]))
+    decoded = [None if c < 0 else values[int(c)].as_py() for c in codes]
+    assert decoded == ["ann", None, "bob", "ann", None, "cy"]
+    assert sorted(values.to_pylist()) == ["ann", "bob", "cy"]
