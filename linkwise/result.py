@@ -20,7 +20,7 @@ from .prepare import PreparedComparison
 from .score import pairs_at_or_above
 from .settings import Settings
 
-PAIRS_BATCH_ROWS = 1 << 20
+PAIRS_BATCH_ROWS = 1 << 19
 """Pairs built and written at a time by :meth:`LinkResult.write`, one Parquet row group each.
 
 Arrow's default row group size: ``pairs.parquet`` is laid out as if written whole.
