@@ -262,7 +262,10 @@ def encode_column(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Ar
 
 def _dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Codes and values of text already in dictionary form, keeping only values in use."""
-    chunks = column.unify_dictionaries().chunks if isinstance(column, pa.ChunkedArray) else [column]
+    try:
+        chunks = column.unify_dictionaries().chunks if isinstance(column, pa.ChunkedArray) else [column]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # dictionaries holding a null: decode them
+        return encode_column(column.cast(pa.string()))
     if not chunks:
         return np.empty(0, np.int32), pa.array([], pa.string())
     dictionary = pc.cast(chunks[0].dictionary, pa.string())
