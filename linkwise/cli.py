@@ -244,6 +244,34 @@ def explain(
 
 
 @main.command()
+@click.argument("output", type=click.Path(file_okay=False))
+@click.option("-o", "--out", "report_path", type=click.Path(dir_okay=False), help="Report file (default: OUTPUT/report.html).")
+@click.option("--truth", help="Column of the input with the true entity id: adds precision and recall against threshold.")
+@click.option("--pairs", "borderline", default=8, show_default=True, type=click.IntRange(0), help="Borderline pairs to explain.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the sample of borderline pairs.")
+@click.option("--input", "inputs", multiple=True, help="Input file(s), if they moved since the run.")
+@click.option("--encoding", help="Encoding of CSV inputs.")
+@click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks.")
+@handle_errors
+def report(
+    output: str,
+    report_path: str | None,
+    truth: str | None,
+    borderline: int,
+    seed: int,
+    inputs: tuple[str, ...],
+    encoding: str | None,
+) -> None:
+    """Write a self-contained HTML report of the run in OUTPUT (works offline)."""
+    from .report import write_report
+
+    path = write_report(
+        output, report_path, truth=truth, inputs=list(inputs) or None, encoding=encoding, borderline=borderline, seed=seed
+    )
+    click.echo(f"Report written to {path}")
+
+
+@main.command()
 @click.option("-o", "--output", default="linkwise-demo", show_default=True, type=click.Path(file_okay=False), help="Folder for the demo's data and outputs.")
 @click.option("--records", default=10_000, show_default=True, type=click.IntRange(100), help="Number of synthetic records.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generator.")
@@ -278,11 +306,15 @@ def demo(output: str, records: int, seed: int, quiet: bool) -> None:
         )
         click.echo("Accuracy against the generator's truth (entity_id):")
     _print_evaluation(evaluation)
+    from .report import write_report
+
+    report_path = write_report(out / "output", truth="entity_id")
     if not quiet:
         click.echo(f"Data: {data_path}")
         click.echo(f"Outputs: {out / 'output'}/ (clusters.parquet, pairs.parquet, model.json, settings.json, summary.json)")
         click.echo(f"Evaluate again with: linkwise evaluate {out / 'output'} --truth entity_id")
         click.echo(f"Explain a pair with: linkwise explain {out / 'output'} ID_A ID_B (or --cluster CLUSTER_ID)")
+        click.echo(f"Report: {report_path}")
 
 
 if __name__ == "__main__":  # pragma: no cover
