@@ -42,6 +42,8 @@ from .standardise import apply_steps
 
 #: Records of a cluster shown with their values; links and bridges are all kept.
 CLUSTER_RECORDS_SHOWN = 50
+#: Links of a cluster's spanning tree listed in the text form (the JSON form has all).
+LINKS_SHOWN = 40
 
 
 # -- formatting -----------------------------------------------------------------
@@ -357,11 +359,14 @@ class ClusterExplanation:
             f"Links holding it together: {len(self.links)} pairs at p >= {self.cluster_threshold:g}. "
             f"The strongest {len(self.spanning_links)} that connect every record (a maximum spanning tree):",
         ]
-        for link in sorted(self.spanning_links, key=lambda link: -link.match_weight):
+        tree = sorted(self.spanning_links, key=lambda link: -link.match_weight)
+        for link in tree[:LINKS_SHOWN]:
             lines.append(
                 f"  {link.id_a!s:>12} - {link.id_b!s:<12} weight {format_weight(link.match_weight)}, "
                 f"p {format_probability(link.match_probability)}"
             )
+        if len(tree) > LINKS_SHOWN:
+            lines.append(f"  ... and {len(tree) - LINKS_SHOWN} weaker ones (--json lists every link)")
         weakest = self.weakest_link
         if weakest is not None:
             lines += [
@@ -372,12 +377,14 @@ class ClusterExplanation:
             ]
         if self.single_links:
             lines += ["", "Records in the cluster through one link only:"]
-            for single in self.single_links:
+            for single in self.single_links[:LINKS_SHOWN]:
                 ids = ", ".join(str(i) for i in single.ids[:10]) + (" ..." if len(single.ids) > 10 else "")
                 lines.append(
                     f"  {ids}: only via {single.link.id_a} - {single.link.id_b} "
                     f"(p {format_probability(single.link.match_probability)})"
                 )
+            if len(self.single_links) > LINKS_SHOWN:
+                lines.append(f"  ... and {len(self.single_links) - LINKS_SHOWN} more (--json lists them all)")
         else:
             lines += ["", "Every record is held by at least two links: no single link keeps any record in."]
         return "\n".join(lines)

@@ -24,6 +24,14 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+@pytest.fixture(autouse=True)
+def no_debug(monkeypatch):
+    """--debug in an earlier test of this process would otherwise stay on."""
+    from linkwise import cli
+
+    monkeypatch.setitem(cli._DEBUG, "on", False)
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("run")

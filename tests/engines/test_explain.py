@@ -247,3 +247,20 @@ def test_a_written_run_explains_a_cluster_as_the_result_in_memory_does(run_folde
     assert from_folder.to_dict() == in_memory.to_dict()
     with pytest.raises(InputError, match="there is no cluster"):
         run.explain_cluster(10**6)
+
+
+def test_a_long_chain_is_listed_in_part_as_text_and_in_full_as_json(run_folder):
+    from linkwise.explain import LINKS_SHOWN, Explainer
+
+    _, result = run_folder
+    n = 200
+    labels = np.zeros(result.records.n, dtype=np.int64)
+    labels[n:] = 1
+    chain_left, chain_right = np.arange(n - 1), np.arange(1, n)
+    explanation = Explainer.of(result).explain_cluster(0, labels, chain_left, chain_right, np.linspace(5, 20, n - 1))
+    assert len(explanation.single_links) == n - 1 and len(explanation.spanning_links) == n - 1
+    assert explanation.weakest_link.match_weight == 5.0
+    text = explanation.to_text()
+    assert f"... and {n - 1 - LINKS_SHOWN} weaker ones" in text and f"... and {n - 1 - LINKS_SHOWN} more" in text
+    assert f"... and {n - len(explanation.records)} more records" in text
+    assert len(explanation.to_dict()["single_links"]) == n - 1
