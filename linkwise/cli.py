@@ -196,6 +196,82 @@ def evaluate(output: str, truth: str, threshold: float | None, inputs: tuple[str
 
 
 @main.command()
+@click.argument("output", type=click.Path(file_okay=False))
+@click.argument("ids", nargs=-1)
+@click.option("--cluster", "cluster_id", type=click.IntRange(0), help="Explain this cluster instead of a pair.")
+@click.option("--source-a", help="Source of the first record, when its id is in several sources.")
+@click.option("--source-b", help="Source of the second record, when its id is in several sources.")
+@click.option("--input", "inputs", multiple=True, help="Input file(s), if they moved since the run.")
+@click.option("--encoding", help="Encoding of CSV inputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks.")
+@handle_errors
+def explain(
+    output: str,
+    ids: tuple[str, ...],
+    cluster_id: int | None,
+    source_a: str | None,
+    source_b: str | None,
+    inputs: tuple[str, ...],
+    encoding: str | None,
+    as_json: bool,
+) -> None:
+    """Explain a pair (OUTPUT ID_A ID_B) or a cluster (OUTPUT --cluster ID) of the run in OUTPUT.
+
+    A pair: both records, and for each comparison its level, m, u and the weight
+    it adds (term-frequency adjustments in words), the prior, the total and the
+    probability; which blocking rules hold. A cluster: its records, the links
+    that hold it together, the weakest link, and records held by one link only.
+    """
+    from .explain import load_run
+
+    if cluster_id is None and len(ids) != 2:
+        raise click.UsageError("give two record ids (OUTPUT ID_A ID_B) or a cluster (OUTPUT --cluster ID)")
+    if cluster_id is not None and ids:
+        raise click.UsageError("give either two record ids or --cluster, not both")
+    run = load_run(output, inputs=list(inputs) or None, encoding=encoding)
+    if cluster_id is not None:
+        explanation: Any = run.explain_cluster(cluster_id)
+    else:
+        explanation = run.explain(ids[0], ids[1], source_a=source_a, source_b=source_b)
+        scored = run.scored_weight(explanation) if explanation.candidate else None
+        if explanation.candidate and (scored is None or abs(scored - explanation.match_weight) > 1e-9):
+            click.echo(
+                "linkwise: warning: the run scored this pair differently; the inputs may have changed since the run",
+                err=True,
+            )
+    click.echo(json.dumps(explanation.to_dict(), indent=2, default=str) if as_json else explanation.to_text())
+
+
+@main.command()
+@click.argument("output", type=click.Path(file_okay=False))
+@click.option("-o", "--out", "report_path", type=click.Path(dir_okay=False), help="Report file (default: OUTPUT/report.html).")
+@click.option("--truth", help="Column of the input with the true entity id: adds precision and recall against threshold.")
+@click.option("--pairs", "borderline", default=8, show_default=True, type=click.IntRange(0), help="Borderline pairs to explain.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the sample of borderline pairs.")
+@click.option("--input", "inputs", multiple=True, help="Input file(s), if they moved since the run.")
+@click.option("--encoding", help="Encoding of CSV inputs.")
+@click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks.")
+@handle_errors
+def report(
+    output: str,
+    report_path: str | None,
+    truth: str | None,
+    borderline: int,
+    seed: int,
+    inputs: tuple[str, ...],
+    encoding: str | None,
+) -> None:
+    """Write a self-contained HTML report of the run in OUTPUT (works offline)."""
+    from .report import write_report
+
+    path = write_report(
+        output, report_path, truth=truth, inputs=list(inputs) or None, encoding=encoding, borderline=borderline, seed=seed
+    )
+    click.echo(f"Report written to {path}")
+
+
+@main.command()
 @click.option("-o", "--output", default="linkwise-demo", show_default=True, type=click.Path(file_okay=False), help="Folder for the demo's data and outputs.")
 @click.option("--records", default=10_000, show_default=True, type=click.IntRange(100), help="Number of synthetic records.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generator.")
@@ -230,10 +306,15 @@ def demo(output: str, records: int, seed: int, quiet: bool) -> None:
         )
         click.echo("Accuracy against the generator's truth (entity_id):")
     _print_evaluation(evaluation)
+    from .report import write_report
+
+    report_path = write_report(out / "output", truth="entity_id")
     if not quiet:
         click.echo(f"Data: {data_path}")
         click.echo(f"Outputs: {out / 'output'}/ (clusters.parquet, pairs.parquet, model.json, settings.json, summary.json)")
         click.echo(f"Evaluate again with: linkwise evaluate {out / 'output'} --truth entity_id")
+        click.echo(f"Explain a pair with: linkwise explain {out / 'output'} ID_A ID_B (or --cluster CLUSTER_ID)")
+        click.echo(f"Report: {report_path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,6 +33,8 @@ OUTPUT_FILES = (
     "clusters.csv",
     "pairs.csv",
 )
+REPORT_FILES = ("report.html",)
+"""Files made from a run's outputs afterwards (``linkwise report``): a new run in the folder removes them."""
 _STAGING_PREFIX = ".linkwise-staging-"
 
 
@@ -46,6 +48,10 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file private; give it the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -171,7 +177,7 @@ def _json_default(value: Any) -> Any:
 
 def existing_outputs(out_dir: Path) -> list[str]:
     """The linkwise output files already in a folder."""
-    return [name for name in OUTPUT_FILES if (out_dir / name).exists()]
+    return [name for name in OUTPUT_FILES + REPORT_FILES if (out_dir / name).exists()]
 
 
 @contextmanager

@@ -128,6 +128,7 @@ class LinkResult:
         sizes = np.bincount(np.bincount(self.clusters)) if len(self.clusters) else np.zeros(1, int)
         return {
             "inputs": self.inputs,
+            "encoding": self.records.encoding,
             "link_type": self.settings.link_type,
             "records": int(self.records.n),
             "sources": list(self.records.source_names),
@@ -181,6 +182,28 @@ class LinkResult:
             writer.json("settings.json", self.settings.to_dict())
             writer.json("summary.json", self.summary())
         return out_dir
+
+    # -- explanation ----------------------------------------------------------------
+    def explain(self, a: Any, b: Any, *, source_a: str | None = None, source_b: str | None = None):
+        """Why the records with ids ``a`` and ``b`` score as they do: a :class:`~linkwise.explain.PairExplanation`.
+
+        Each comparison's level, m, u and weight (term-frequency adjustment
+        included), the prior, the total and the probability; works for a pair
+        that was never a candidate too, and says which blocking rules hold.
+        ``print()`` it, or use ``.to_dict()``.
+        """
+        from .explain import Explainer
+
+        return Explainer.of(self).pair(a, b, source_a=source_a, source_b=source_b)
+
+    def explain_cluster(self, cluster_id: int):
+        """What holds cluster ``cluster_id`` together: a :class:`~linkwise.explain.ClusterExplanation`."""
+        from .explain import Explainer
+
+        linked = pairs_at_or_above(self.match_weight, self.settings.cluster_threshold)
+        return Explainer.of(self).explain_cluster(
+            cluster_id, self.clusters, self.left[linked], self.right[linked], self.match_weight[linked]
+        )
 
     # -- evaluation ---------------------------------------------------------------
     def truth_codes(self, truth: str | np.ndarray | pa.Array) -> np.ndarray:

@@ -110,6 +110,12 @@ def test_demo_prints_metrics_and_where_outputs_are(tmp_path):
     assert "B-cubed" in result.output and "F1" in result.output
     assert (tmp_path / "demo" / "output" / "clusters.parquet").is_file()
     assert str(tmp_path / "demo" / "output") in result.output
+    # It ends with the report, which shows every section, precision and recall against the truth included.
+    report = tmp_path / "demo" / "output" / "report.html"
+    assert result.output.rstrip().endswith(f"Report: {report}")
+    text = report.read_text(encoding="utf-8")
+    for section in ("summary", "model", "weights", "clusters", "blocking", "borderline", "truth"):
+        assert f'<section id="{section}">' in text
 
 
 @pytest.mark.parametrize(
