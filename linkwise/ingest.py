@@ -179,7 +179,19 @@ def _read_path(
             raise InputError(
                 f"input '{spec}' is not valid UTF-8; give its encoding, e.g. --encoding latin-1"
             ) from None
-        raise InputError(f"input '{spec}' cannot be read as {file_format.upper()}: {message}") from None
+        if "out of memory" in text.lower():
+            raise InputError(
+                f"input '{spec}': out of memory while reading it ({message}); raise --memory-limit"
+                " (engine option 'memory_limit') or free some memory"
+            ) from None
+        hint = "; check the quoting and the number of fields on that line" if file_format == "csv" else ""
+        raise InputError(f"input '{spec}' cannot be read as {file_format.upper()}: {message}{hint}") from None
+    if file_format == "csv" and table.num_columns == 1 and any(ch in table.column_names[0] for ch in ",;\t|"):
+        # The sniffer found no delimiter that splits every line the same way.
+        raise InputError(
+            f"input '{spec}' was read as a single column: its delimiter could not be detected; "
+            "look for an unclosed quote, or lines with more or fewer fields than the header"
+        )
     return table.select(keep(table.column_names))
 
 
@@ -217,7 +229,7 @@ def to_arrow(
             names = [str(c) for c in data.columns]
             kept = set(keep(names))
             positions = [i for i, name in enumerate(names) if name in kept]
-            return pa.Table.from_pandas(data.iloc[:, positions], preserve_index=False)
+            return _pandas_to_arrow(data.iloc[:, positions])
         if module == "polars":
             return data.select(keep(data.columns)).to_arrow()
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
@@ -227,6 +239,22 @@ def to_arrow(
         f"{where}: cannot read a {type(data).__name__}; give a CSV or Parquet path, "
         "a pandas or polars DataFrame, or an Arrow table"
     )
+
+
+def _pandas_to_arrow(frame: Any) -> pa.Table:
+    """A pandas DataFrame as Arrow; a column of mixed types (e.g. numbers and text) is read as text."""
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    columns = {}
+    for name in frame.columns:
+        column = frame[name]
+        try:
+            columns[str(name)] = pa.array(column, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[str(name)] = pa.array(column.astype(str).where(column.notna(), None), type=pa.string())
+    return pa.table(columns)
 
 
 def _source_name(data: Any, index: int) -> str:
@@ -319,14 +347,24 @@ def _source_labels(table: pa.Table, settings: Settings, name: str) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(table.num_rows, np.int32)), pa.array([name]))
 
 
-def _used_columns(names: list[str], settings: Settings, where: str, extra: Sequence[str]) -> list[str]:
+def _used_columns(
+    names: list[str], settings: Settings, where: str, extra: Sequence[str], earlier: list[tuple[str, list[str]]]
+) -> list[str]:
     """Check an input's column names against the settings; return the ones to keep, in input order.
 
     Kept are the id column, the columns the settings use and those of ``extra`` that exist.
+    ``earlier`` holds (where, column names) of the inputs read before; this one is added.
     """
     if not names:
         raise InputError(f"{where} has no columns")
     id_column = settings.unique_id_column
+    if earlier and not set(names).intersection(earlier[0][1]) - {id_column}:
+        # Checked before the settings: "column x is missing" would hide the cause.
+        raise InputError(
+            f"{where} shares no column with {earlier[0][0]}: columns are matched by name across "
+            "sources; rename columns so that the sources use the same names"
+        )
+    earlier.append((where, list(names)))
     if id_column is not None and id_column not in names:
         raise InputError(
             f"{where}: id column '{id_column}' is missing.{did_you_mean(id_column, names)}"
@@ -360,9 +398,10 @@ def load_records(
     tables: list[pa.Table] = []
     labels: list[pa.DictionaryArray] = []
     read: list[_Input] = []
+    earlier: list[tuple[str, list[str]]] = []
     for name, data in named:
         where = f"input '{data}'" if isinstance(data, (str, Path)) else f"input '{name}'"
-        keep = partial(_used_columns, settings=settings, where=where, extra=extra_columns)
+        keep = partial(_used_columns, settings=settings, where=where, extra=extra_columns, earlier=earlier)
         table = to_arrow(data, where=where, engine=engine, encoding=encoding, keep=keep, id_column=id_column)
         if table.num_rows == 0:
             raise InputError(f"{where} has a header but no rows")
@@ -382,12 +421,6 @@ def load_records(
         raise InputError(
             "link needs two or more sources: give two or more inputs, or a 'source_column' that tells the sources apart"
         )
-    if len(tables) > 1:
-        common = set(tables[0].column_names).intersection(*(t.column_names for t in tables[1:]))
-        if not common - {id_column}:
-            raise InputError(
-                "the sources share no column; rename columns so that they match, or give a mapping (--map a_col=b_col)"
-            )
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):

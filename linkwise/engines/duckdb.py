@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import kernels
-from ..errors import InputError
+from ..errors import SettingsError
 from .base import BlockStats
 
 
@@ -86,6 +87,39 @@ class _Blocks:
         )
 
 
+_OPTION_FLAGS = {"memory_limit": "--memory-limit", "threads": "--threads", "temp_directory": "--temp-dir"}
+
+
+def _option_error(config: dict[str, object], exc: Exception) -> SettingsError:
+    """Name the engine option DuckDB refused, found by trying each alone."""
+    import duckdb
+
+    for name, value in config.items():
+        try:
+            duckdb.connect(config={name: value}).close()
+        except duckdb.Error as alone:
+            reason = str(alone).splitlines()[0]
+            return SettingsError(
+                f"engine option '{name}' ({_OPTION_FLAGS.get(name, name)}) = {value!r} is refused by DuckDB: {reason}"
+            )
+    return SettingsError(f"DuckDB cannot start with the engine options {config}: {str(exc).splitlines()[0]}")
+
+
+def _check_writable_folder(path: str) -> None:
+    """Refuse a spill folder DuckDB could not write to now, not hours later when it first spills."""
+    folder = Path(path)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        problem = f"'{existing}' is not a folder"
+    elif existing is None or not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"'{existing}' cannot be written to"
+    else:
+        return
+    raise SettingsError(
+        f"engine option 'temp_directory' (--temp-dir) '{path}': {problem}; choose a folder you can write to"
+    )
+
+
 class DuckDBEngine:
     """Relational work on an embedded DuckDB database.
 
@@ -114,6 +148,7 @@ class DuckDBEngine:
         if threads:
             config["threads"] = int(threads)
         if temp_directory:
+            _check_writable_folder(str(temp_directory))
             config["temp_directory"] = str(temp_directory)
         self._threads = max(1, int(threads or os.cpu_count() or 1))
         self._config = config
@@ -133,11 +168,23 @@ class DuckDBEngine:
             sql = "SELECT * FROM read_parquet($path, union_by_name = true)"
             params: dict[str, object] = {"path": path}
         else:
+            # Quotes doubled inside quoted fields, as RFC 4180 writes them (DuckDB's
+            # sniffer misses them when strict_mode is off); the delimiter is still sniffed.
             sql = (
                 "SELECT * FROM read_csv($path, all_varchar = true, header = true, union_by_name = true,"
-                " encoding = $encoding, max_line_size = 64000000, strict_mode = false, null_padding = true)"
+                " encoding = $encoding, max_line_size = 64000000, strict_mode = false, null_padding = true,"
+                " quote = '\"', escape = '\"', parallel = $parallel)"
             )
-            params = {"path": path, "encoding": encoding or "utf-8"}
+            params = {"path": path, "encoding": encoding or "utf-8", "parallel": True}
+            import duckdb
+
+            try:
+                return self._connection().sql(sql, params=params).to_arrow_table()
+            except duckdb.Error as exc:
+                # Quoted fields with line breaks in them cannot be split between threads.
+                if "parallel=false" not in str(exc):
+                    raise
+                params["parallel"] = False
         return self._connection().sql(sql, params=params).to_arrow_table()
 
     def _connection(self) -> Any:
@@ -148,7 +195,7 @@ class DuckDBEngine:
             try:
                 self._con = duckdb.connect(config=self._config)
             except duckdb.Error as exc:
-                raise InputError(f"DuckDB cannot start with these options ({self._config}): {exc}") from None
+                raise _option_error(self._config, exc) from None
         return self._con
 
     # -- blocking -----------------------------------------------------------
