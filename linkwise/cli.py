@@ -6,6 +6,7 @@ only with ``--debug``), 2 a usage error, 130 interrupted.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -36,6 +37,8 @@ def handle_errors(func):
         except LinkwiseError as exc:
             if _DEBUG["on"]:
                 traceback.print_exc()
+                if exc.detail:
+                    click.echo(f"linkwise: detail: {exc.detail}", err=True)
             _fail(str(exc))
         except KeyboardInterrupt:
             click.echo("linkwise: interrupted; no output was written", err=True)
@@ -44,13 +47,30 @@ def handle_errors(func):
             raise
         except MemoryError:
             _fail("out of memory; lower --memory-limit, tighten the blocking rules or use a bigger machine")
-        except Exception as exc:  # a bug: still one line unless --debug
+        except Exception as exc:  # a bug, or the system failing: still one line unless --debug
             if _DEBUG["on"]:
                 traceback.print_exc()
-            first_line = str(exc).splitlines()[0] if str(exc) else ""
-            _fail(f"unexpected {type(exc).__name__}: {first_line} (run with --debug for the traceback)")
+            _fail(_unexpected(exc))
 
     return wrapper
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error linkwise did not foresee, without its message.
+
+    The message of an arbitrary exception may quote data (a value that failed to
+    parse, say), so only the kind of error and where it happened are shown; an
+    operating-system error gives its reason and file, which hold no data.
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = f" '{exc.filename}'" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            return f"the disk is full{where and ' writing' + where}; free some space or choose another folder"
+        return f"{exc.strerror or 'system error'}{where and ':' + where} (errno {exc.errno})"
+    package = Path(__file__).parent
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).is_relative_to(package)]
+    at = f" in linkwise/{Path(frames[-1].filename).relative_to(package)} line {frames[-1].lineno}" if frames else ""
+    return f"unexpected {type(exc).__name__}{at}; run again with --debug to see the details, and please report it"
 
 
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -120,7 +140,9 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
     result.write(output, overwrite=opts["overwrite"], csv=opts["csv"])
     if not quiet:
         for w in caught:
-            if issubclass(w.category, UserWarning):
+            # Only linkwise's own warnings, whose text it controls: others may quote data.
+            ours = w.category.__module__.split(".")[0] == "linkwise"
+            if issubclass(w.category, UserWarning) and (ours or _DEBUG["on"]):
                 click.echo(f"linkwise: warning: {w.message}", err=True)
         summary = result.summary()
         if result.records.generated_ids:
