@@ -114,16 +114,9 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
         if v
     }
     output = Path(opts["output"])
-    from .outputs import existing_outputs
+    from .outputs import check_output_folder
 
-    if output.is_dir() and existing_outputs(output) and not opts["overwrite"]:
-        # Fail before the work, not after it.
-        from .errors import OutputError
-
-        raise OutputError(
-            f"output folder '{output}' already holds results ({', '.join(existing_outputs(output))}); "
-            "choose another folder or pass --overwrite"
-        )
+    check_output_folder(output, overwrite=opts["overwrite"])  # before the work, not after it
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = run(

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from .errors import LinkwiseError, OutputError
 from .explain import PairExplanation, Run, format_probability, format_weight, load_run, percent
-from .outputs import atomic_write_text
+from .outputs import REPORT_FILES, atomic_write_text, record_output
 
 #: Pipeline stages in the order they run, for the time-per-stage chart.
 STAGES = ("ingest", "prepare", "block", "compare", "train", "score", "cluster")
@@ -665,6 +665,8 @@ def write_report(
     text = build_report(run, truth=truth, borderline=borderline, seed=seed)
     try:
         atomic_write_text(path, text)
+        if path.parent.resolve() == out_dir.resolve() and path.name in REPORT_FILES:
+            record_output(out_dir, path.name)  # the run's own: a later --overwrite may replace it
     except OSError as exc:
         raise OutputError(f"cannot write the report to '{path}': {exc.strerror or exc}") from None
     return path
