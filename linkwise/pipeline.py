@@ -73,11 +73,13 @@ def _load_model(model: Any) -> tuple[dict, Settings, str]:
         if path.is_dir():
             path = path / "model.json"
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
             from .errors import ModelError
 
-            raise ModelError(f"model file '{path}' cannot be read") from None
+            # Models are JSON text, never pickle: anything else is refused, not loaded.
+            reason = "it is not UTF-8 text (a model is a JSON file)" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+            raise ModelError(f"model file '{path}' cannot be read: {reason}") from None
         doc = read_model_document(text, str(path))
         where = str(path)
     if not isinstance(doc.get("settings"), dict):

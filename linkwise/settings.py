@@ -569,11 +569,15 @@ class Settings:
         """Read settings from a ``.json``, ``.yaml`` or ``.yml`` file."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is allowed
         except FileNotFoundError:
             raise SettingsError(f"settings file '{path}' does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"settings file '{path}' cannot be read: {exc}") from None
+        except UnicodeDecodeError:
+            raise SettingsError(
+                f"settings file '{path}' is not UTF-8 text; settings are a JSON or YAML file"
+            ) from None
+        except OSError as exc:
+            raise SettingsError(f"settings file '{path}' cannot be read: {exc.strerror}") from None
         spec = parse_settings_text(text, str(path))
         if not isinstance(spec, Mapping):
             raise SettingsError(f"settings file '{path}' must hold a mapping of setting names to values")
