@@ -132,16 +132,16 @@ def file_format_of(path: Path) -> str | None:
 def _files_of(spec: str) -> tuple[list[Path], str]:
     """Resolve a path, glob or folder into data files and their common format."""
     path = Path(spec)
-    if any(ch in spec for ch in "*?["):
-        files = [Path(p) for p in sorted(globlib.glob(spec))]
-        if not files:
-            raise InputError(f"input '{spec}': no file matches this pattern")
-    elif path.is_dir():
+    if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and file_format_of(p))
         if not files:
             raise InputError(f"input '{spec}': the folder holds no CSV or Parquet files")
-    elif path.exists():
+    elif path.exists():  # before globbing: a file may be called 'data[1].csv'
         files = [path]
+    elif any(ch in spec for ch in "*?["):
+        files = [Path(p) for p in sorted(globlib.glob(spec))]
+        if not files:
+            raise InputError(f"input '{spec}': no file matches this pattern")
     else:
         raise InputError(f"input '{spec}' does not exist")
     formats = {file_format_of(f) for f in files}

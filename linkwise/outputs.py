@@ -240,6 +240,7 @@ def staged_outputs(out_dir: str | Path, *, overwrite: bool = False):
     (see :func:`check_output_folder`); never touches files that linkwise did not write.
     """
     out_dir = Path(out_dir)
+    created = not out_dir.exists()
     try:
         if out_dir.exists() and not out_dir.is_dir():
             raise OutputError(f"output '{out_dir}' exists and is not a folder")
@@ -247,6 +248,7 @@ def staged_outputs(out_dir: str | Path, *, overwrite: bool = False):
     except OSError as exc:
         raise _os_error(out_dir, exc) from None
     check_output_folder(out_dir, overwrite=overwrite)
+    published = False
     try:
         writer = OutputWriter(out_dir)
     except OSError as exc:
@@ -255,10 +257,17 @@ def staged_outputs(out_dir: str | Path, *, overwrite: bool = False):
         yield writer
         # Earlier outputs this run does not rewrite (e.g. an old pairs.csv) go too.
         writer.publish()
+        published = True
     except OSError as exc:
         raise _os_error(out_dir, exc) from None
     finally:
         shutil.rmtree(writer.staging, ignore_errors=True)
+        if created and not published:
+            # A failed run leaves no trace, not even the folder it made (if nothing else is in it).
+            try:
+                out_dir.rmdir()
+            except OSError:
+                pass
 
 
 def read_json(path: Path, what: str, loader: Callable[[str, str], Any] | None = None) -> Any:
