@@ -133,7 +133,8 @@ def _files_of(spec: str) -> tuple[list[Path], str]:
     """Resolve a path, glob or folder into data files and their common format."""
     path = Path(spec)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and file_format_of(p))
+        # A .txt file is read when named, but in a folder it is more likely a README than data.
+        files = sorted(p for p in path.iterdir() if p.is_file() and file_format_of(p) and ".txt" not in p.suffixes)
         if not files:
             raise InputError(f"input '{spec}': the folder holds no CSV or Parquet files")
     elif path.exists():  # before globbing: a file may be called 'data[1].csv'

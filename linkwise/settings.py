@@ -674,4 +674,5 @@ def parse_settings_text(text: str, where: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SettingsError(f"settings file '{where}' is not valid YAML{at}") from None
+        problem = f": {exc.problem}" if getattr(exc, "problem", None) else ""
+        raise SettingsError(f"settings file '{where}' is not valid YAML{at}{problem}") from None
