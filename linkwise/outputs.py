@@ -240,7 +240,8 @@ def staged_outputs(out_dir: str | Path, *, overwrite: bool = False):
     (see :func:`check_output_folder`); never touches files that linkwise did not write.
     """
     out_dir = Path(out_dir)
-    created = not out_dir.exists()
+    # The folders this run makes (the output folder and any missing parents), deepest first.
+    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]
     try:
         if out_dir.exists() and not out_dir.is_dir():
             raise OutputError(f"output '{out_dir}' exists and is not a folder")
@@ -262,12 +263,13 @@ def staged_outputs(out_dir: str | Path, *, overwrite: bool = False):
         raise _os_error(out_dir, exc) from None
     finally:
         shutil.rmtree(writer.staging, ignore_errors=True)
-        if created and not published:
-            # A failed run leaves no trace, not even the folder it made (if nothing else is in it).
-            try:
-                out_dir.rmdir()
-            except OSError:
-                pass
+        if not published:
+            # A failed run leaves no trace, not even the folders it made (if nothing else is in them).
+            for folder in created:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
 
 def read_json(path: Path, what: str, loader: Callable[[str, str], Any] | None = None) -> Any:
