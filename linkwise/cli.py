@@ -74,7 +74,7 @@ def _unexpected(exc: Exception) -> str:
 
 
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    _DEBUG["on"] = _DEBUG["on"] or value
+    _DEBUG["on"] = value  # per invocation: an earlier --debug in the same process does not stick
     return value
 
 

@@ -176,6 +176,12 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in result.output
 
 
+def test_debug_applies_to_its_own_invocation_only(tmp_path):
+    args = ["dedupe", "missing.csv", "-o", tmp_path / "out", "--settings", SETTINGS]
+    assert "Traceback" in invoke(*args, "--debug").output
+    assert "Traceback" not in invoke(*args).output
+
+
 def test_interrupt_exits_130_and_leaves_no_output(people_file, tmp_path, monkeypatch):
     from linkwise import outputs
 
