@@ -164,6 +164,17 @@ class DuckDBEngine:
         if file_format == "parquet" and isinstance(path, str):
             # One Parquet file: Arrow's multithreaded reader is the fastest way into Arrow.
             return pq.read_table(path)
+        import duckdb
+
+        try:
+            return self._read(path, file_format=file_format, encoding=encoding)
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None  # Ctrl-C while DuckDB reads is Ctrl-C, not an error
+
+    def _read(self, path: str | list[str], *, file_format: str, encoding: str | None) -> pa.Table:
+        """Read CSV files, or several Parquet files, with DuckDB."""
+        import duckdb
+
         if file_format == "parquet":
             sql = "SELECT * FROM read_parquet($path, union_by_name = true)"
             params: dict[str, object] = {"path": path}
@@ -176,8 +187,6 @@ class DuckDBEngine:
                 " quote = '\"', escape = '\"', parallel = $parallel)"
             )
             params = {"path": path, "encoding": encoding or "utf-8", "parallel": True}
-            import duckdb
-
             try:
                 return self._connection().sql(sql, params=params).to_arrow_table()
             except duckdb.Error as exc:

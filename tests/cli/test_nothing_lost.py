@@ -152,3 +152,19 @@ def test_duckdb_leaves_nothing_in_its_spill_folder(people, tmp_path):
     result = invoke("dedupe", data, "-o", tmp_path / "out", "--settings", SETTINGS, "--temp-dir", spill, "--memory-limit", "200MB", "-q")
     assert result.exit_code == 0, result.output
     assert list(spill.iterdir()) == []
+
+
+def test_ctrl_c_while_duckdb_reads_is_an_interruption_not_an_error(earlier_run, monkeypatch):
+    import duckdb
+
+    from linkwise.engines.duckdb import DuckDBEngine
+
+    def interrupted(self, *args, **kwargs):
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    data, out, before = earlier_run
+    monkeypatch.setattr(DuckDBEngine, "_read", interrupted)
+    result = invoke("dedupe", data, "-o", out, "--settings", SETTINGS, "--overwrite")
+    assert result.exit_code == 130
+    assert result.output.strip() == "linkwise: interrupted; no output was written"
+    assert folder_state(out.parent) == before
