@@ -106,7 +106,7 @@ class Records:
                 table = _string_columns(table, None)
                 if table.num_columns == 0:
                     raise InputError(
-                        f"{source.where}: column '{name}' holds lists or records, not values that can be compared"
+                        f"{source.where}: column '{name}' holds lists or records, not values that can be compared; store it as text"
                     )
                 column = table[name]
                 if pa.types.is_dictionary(column.type):
@@ -412,7 +412,7 @@ def load_records(
         dropped = set(settings.required_columns()) - set(table.column_names)
         if dropped:
             column = sorted(dropped)[0]
-            raise InputError(f"{where}: column '{column}' holds lists or records, not values that can be compared")
+            raise InputError(f"{where}: column '{column}' holds lists or records, not values that can be compared; store it as text")
         tables.append(table)
         labels.append(_source_labels(table, settings, name))
         read.append(_Input(data, where, table.num_rows))

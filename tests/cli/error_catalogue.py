@@ -181,6 +181,13 @@ def unclosed_quote(folder: Path) -> None:
     (folder / "people.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def list_column(folder: Path) -> None:
+    write_settings(folder)
+    table = people().drop_columns(["email"])
+    emails = pa.array([[f"person{i}@example.org"] for i in range(table.num_rows)])
+    pq.write_table(table.append_column("email", emails), folder / "people.parquet")
+
+
 def sources_sharing_no_column(folder: Path) -> None:
     write_settings(folder)
     write_people(folder, people(), "a.csv")
@@ -255,6 +262,8 @@ CASES: tuple[Case, ...] = (
          notes="Pass `--encoding latin-1` (or the file's encoding) to read it."),
     Case("unclosed-quote", "A CSV file whose delimiter cannot be detected (an unclosed quote)",
          ["dedupe", "people.csv", *RUN], unclosed_quote),
+    Case("list-column", "A compared column that holds lists, not values", ["dedupe", "people.parquet", *RUN], list_column,
+         notes="A column of lists or records that the settings do not use is left out without a word."),
     # -- ids
     Case("id-column-missing", "The id column is missing", ["dedupe", "no_ids.csv", *RUN], id_column_missing),
     Case("duplicate-ids", "Ids that are not unique", ["dedupe", "duplicate_ids.csv", *RUN], duplicate_ids,

@@ -274,3 +274,19 @@ def test_a_readme_beside_the_data_in_a_folder_is_not_read_as_data(people, tmp_pa
     pacsv.write_csv(people, tmp_path / "people.csv")
     (tmp_path / "README.txt").write_text("exports arrive here\n", encoding="utf-8")
     assert dedupe(str(tmp_path), SETTINGS).records.n == people.num_rows
+
+
+def test_every_test_docs_errors_md_names_exists():
+    """docs/errors.md says which test covers each guarantee; a renamed or removed test must show there."""
+    import ast
+
+    tests = Path(__file__).resolve().parents[1]
+    defined = {
+        node.name
+        for source in tests.rglob("test_*.py")
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef)
+    }
+    named = set(re.findall(r"`(test_\w+)", (tests.parent / "docs" / "errors.md").read_text(encoding="utf-8")))
+    assert len(named) > 30
+    assert named <= defined, sorted(named - defined)
