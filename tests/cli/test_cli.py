@@ -176,6 +176,26 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in result.output
 
 
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (PermissionError(13, "Permission denied", "people.csv"), "linkwise: error: Permission denied: 'people.csv' (errno 13)"),
+        (OSError(28, "No space left on device"), "linkwise: error: the disk is full; free some space or choose another folder"),
+    ],
+    ids=["permission-denied", "disk-full"],
+)
+def test_an_operating_system_error_gives_its_reason_and_file(people_file, tmp_path, monkeypatch, error, line):
+    import linkwise.pipeline as pipeline
+
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(pipeline, "load_records", failing)
+    result = invoke("dedupe", people_file, "-o", tmp_path / "out", "--settings", SETTINGS)
+    assert result.exit_code == 1
+    assert result.output.strip() == line
+
+
 def test_debug_applies_to_its_own_invocation_only(tmp_path):
     args = ["dedupe", "missing.csv", "-o", tmp_path / "out", "--settings", SETTINGS]
     assert "Traceback" in invoke(*args, "--debug").output
