@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .dependence import Interaction
 from .errors import ModelError
 
 MODEL_FORMAT_VERSION = 1
@@ -170,6 +171,7 @@ class FellegiSunterModel:
         self.m_ = m_
         self.u_ = u_
         self.prior_ = float(prior_)
+        self.interactions_: list[Interaction] = []
         self.n_iter_ = len(history)
         self.converged_ = converged
         self.history_ = history
@@ -200,6 +202,18 @@ class FellegiSunterModel:
         out = np.full(len(patterns), self.prior_weight())
         for c, w in enumerate(weights):
             out += w[patterns[:, c]]
+        return out + self.interaction_weights(patterns)
+
+    def interaction_weights(self, patterns: np.ndarray) -> np.ndarray:
+        """The part of each pattern's weight that corrects for dependent comparisons, in bits.
+
+        0 for every pattern unless :attr:`interactions_` holds joint rates of
+        comparisons found dependent (see :mod:`linkwise.dependence`).
+        """
+        self._check_fitted()
+        out = np.zeros(len(patterns))
+        for interaction in getattr(self, "interactions_", []):
+            out += interaction.weights(patterns)
         return out
 
     def posterior(self, patterns: np.ndarray) -> np.ndarray:
@@ -265,6 +279,8 @@ def model_document(comparisons: Sequence[Any], model: FellegiSunterModel, extra:
                 ],
             }
         )
+    names = [comp.name for comp in comparisons]
+    doc["interactions"] = [interaction.to_dict(names) for interaction in getattr(model, "interactions_", [])]
     doc.update(extra)
     return doc
 
@@ -304,6 +320,11 @@ def model_from_document(doc: dict[str, Any], comparisons: Sequence[Any], where: 
     model.u_ = [np.array([lv["u"] or 0.0 for lv in c["levels"]]) for c in comps]
     model.tf_u_ = [np.array([lv.get("u_random", lv["u"]) or 0.0 for lv in c["levels"]]) for c in comps]
     model.prior_ = float(doc["prior"])
+    names = [c.name for c in comparisons]
+    try:
+        model.interactions_ = [Interaction.from_dict(x, names, n_levels) for x in doc.get("interactions", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"model '{where}' has an unreadable interaction of comparisons: {exc}") from None
     em = doc.get("em", {})
     model.n_iter_ = int(em.get("iterations", 0))
     model.converged_ = bool(em.get("converged", True))

@@ -419,6 +419,8 @@ class TrainingSettings:
     em_max_iterations: int = 200
     em_tolerance: float = 1e-6
     prior: float | None = None
+    correct_dependence: bool = True
+    dependence_min_bits: float = 0.01
 
     @classmethod
     def parse(cls, spec: Any, where: str = "training") -> TrainingSettings:
@@ -428,7 +430,11 @@ class TrainingSettings:
             return spec
         if not isinstance(spec, Mapping):
             raise _fail(where, f"expected a mapping, got {spec!r}")
-        _check_keys(where, spec, ["u_sample_pairs", "em_max_iterations", "em_tolerance", "prior"])
+        _check_keys(
+            where,
+            spec,
+            ["u_sample_pairs", "em_max_iterations", "em_tolerance", "prior", "correct_dependence", "dependence_min_bits"],
+        )
         out = cls()
         if "u_sample_pairs" in spec:
             n = _as_number(f"{where}.u_sample_pairs", spec["u_sample_pairs"], int)
@@ -450,6 +456,15 @@ class TrainingSettings:
             if p >= 1:
                 raise _fail(f"{where}.prior", "must be below 1")
             out = replace(out, prior=p)
+        if "correct_dependence" in spec:
+            if not isinstance(spec["correct_dependence"], bool):
+                raise _fail(f"{where}.correct_dependence", f"expected true or false, got {spec['correct_dependence']!r}")
+            out = replace(out, correct_dependence=spec["correct_dependence"])
+        if "dependence_min_bits" in spec:
+            bits = _as_number(f"{where}.dependence_min_bits", spec["dependence_min_bits"], float)
+            if bits <= 0:
+                raise _fail(f"{where}.dependence_min_bits", f"must be above 0 bits, got {bits!r}")
+            out = replace(out, dependence_min_bits=bits)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -457,6 +472,8 @@ class TrainingSettings:
             "u_sample_pairs": self.u_sample_pairs,
             "em_max_iterations": self.em_max_iterations,
             "em_tolerance": self.em_tolerance,
+            "correct_dependence": self.correct_dependence,
+            "dependence_min_bits": self.dependence_min_bits,
         }
         if self.prior is not None:
             out["prior"] = self.prior

@@ -23,6 +23,7 @@ Three steps, each on small tables of agreement-pattern counts:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ import numpy as np
 from .blocking import rule_holds
 from . import kernels
 from .compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
+from .dependence import correct_non_match_dependences
 from .model import ConvergenceWarning, FellegiSunterModel, _normalise
 from .prepare import PreparedComparison
 from .settings import Settings
@@ -257,7 +259,61 @@ def train(
         max_iterations=settings.training.em_max_iterations,
         tolerance=settings.training.em_tolerance,
     ).fit(counts.patterns, counts.counts, m=m, u=u, estimate_m=False, estimate_u=True)
+    info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
+    info["dependence"] = correct_dependences(final, counts, masks, settings)
     # Term-frequency adjustments scale the population's exact-match u, from random pairs.
     final.tf_u_ = [np.asarray(x, float) for x in u]
-    info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
     return final, counts, info
+
+
+def _counts_outside_rules(
+    counts: PatternCounts, masks: np.ndarray, settings: Settings
+) -> Callable[[tuple[int, ...]], np.ndarray | None]:
+    """Pattern counts of the pairs made by a rule that involves none of the given comparisons.
+
+    A blocking rule makes only pairs that agree on its fields, and so makes
+    those fields look dependent among its pairs; pairs that rules on other
+    fields made show them as they are.
+    """
+    excluded = _excluded(settings)
+    distinct, mask_index = np.unique(masks, return_inverse=True)
+    by_mask = np.zeros((len(counts.patterns), len(distinct)))
+    np.add.at(by_mask, (counts.inverse, mask_index.reshape(-1)), 1.0)
+    cache: dict[int, np.ndarray | None] = {}
+
+    def counts_for(group: tuple[int, ...]) -> np.ndarray | None:
+        allowed = sum(1 << r for r, comps in enumerate(excluded) if not comps & set(group))
+        if allowed not in cache:
+            made = (distinct.astype(np.uint64) & np.uint64(allowed)) != 0
+            cache[allowed] = by_mask[:, made].sum(axis=1) if made.any() else None
+        return cache[allowed]
+
+    return counts_for
+
+
+def correct_dependences(
+    model: FellegiSunterModel, counts: PatternCounts, masks: np.ndarray, settings: Settings
+) -> dict:
+    """Find comparisons dependent within a class; score the non-matches' dependences jointly.
+
+    Each pair of comparisons is judged on the pairs of rules that involve
+    neither (see :mod:`linkwise.dependence`). Dependences among matches (a
+    move changes address and postal code together) are reported but not
+    corrected: m is held from the rule-by-rule estimates. Returns what was
+    found and corrected, for the model file.
+    """
+    if not settings.training.correct_dependence:
+        model.interactions_ = []
+        return {"corrected": []}
+    names = [c.name for c in settings.comparisons]
+    found = correct_non_match_dependences(
+        model,
+        counts.patterns,
+        counts.counts,
+        min_information=settings.training.dependence_min_bits,
+        counts_for=_counts_outside_rules(counts, masks, settings),
+    )
+    return {
+        "found": [d.to_dict(names) for d in found],
+        "corrected": [[names[c] for c in x.comparisons] for x in model.interactions_],
+    }

@@ -213,3 +213,23 @@ def test_a_rule_with_more_pairs_than_records_does_not_teach_m_when_selective_rul
     # Every comparison still got its m from some rule, none from all pairs.
     assert result.training["m_from_all_pairs"] == []
     assert result.evaluate("entity_id").cluster_pairs.f1 > 0.9
+
+
+def test_household_members_score_lower_once_dependent_comparisons_are_scored_jointly(data, result):
+    settings = json.loads(SETTINGS.read_text())
+    settings.setdefault("training", {})["correct_dependence"] = False
+    independent = linkwise.run(data, settings)
+    assert independent.training["dependence"]["corrected"] == []
+    assert ["last_name", "address"] in result.training["dependence"]["corrected"]
+    truth = result.truth_codes("entity_id")
+    names = [c.name for c in result.settings.comparisons]
+    levels = result.levels
+    # Not the same person, yet the same surname and the same address: a household member.
+    household = (
+        (truth[result.left] != truth[result.right])
+        & (levels[:, names.index("last_name")] == 1)
+        & (levels[:, names.index("address")] == 1)
+    )
+    assert household.sum() > 50
+    assert result.match_probability[household].mean() < 0.8 * independent.match_probability[household].mean()
+    assert result.evaluate("entity_id").cluster_pairs.f1 >= independent.evaluate("entity_id").cluster_pairs.f1 - 0.002

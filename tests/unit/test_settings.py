@@ -100,7 +100,8 @@ def rich_settings() -> Settings:
             "cluster_threshold": 0.95,
             "max_candidate_pairs": 5_000_000,
             "seed": 7,
-            "training": {"u_sample_pairs": 5000, "em_max_iterations": 50, "em_tolerance": 1e-4, "prior": 0.01},
+            "training": {"u_sample_pairs": 5000, "em_max_iterations": 50, "em_tolerance": 1e-4, "prior": 0.01,
+                         "correct_dependence": False, "dependence_min_bits": 0.02},
         }
     )
 
@@ -505,6 +506,8 @@ def test_threshold_outside_zero_to_one_names_the_threshold(key, value):
     ({"prior": 1}, "training.prior"),
     ({"prior": 0}, "training.prior"),
     ({"iterations": 5}, "training"),
+    ({"correct_dependence": "yes"}, "training.correct_dependence"),
+    ({"dependence_min_bits": 0}, "training.dependence_min_bits"),
 ])
 def test_bad_training_option_names_the_option(training, where):
     assert f"'{where}'" in _error(_minimal(training=training))
