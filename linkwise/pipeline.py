@@ -26,7 +26,7 @@ from .blocking import (
     rule_masks,
     with_marginal_pairs,
 )
-from .cluster import connected_components
+from .cluster import connected_components, refine_clusters
 from .compare import ComparisonKernel, compare_pairs
 from .engines.base import get_engine
 from .errors import BlockingError, SettingsError
@@ -242,6 +242,9 @@ def _run(
     with _stage(reporter, "cluster"):
         linked = pairs_at_or_above(weights, settings.cluster_threshold)
         clusters = connected_components(records.n, left[linked], right[linked])
+        del linked
+        if settings.cluster_refinement.method == "edge_contraction":
+            clusters = refine_clusters(clusters, left, right, weights, threshold=settings.cluster_refinement.threshold)
     return LinkResult(
         settings=settings,
         records=records,

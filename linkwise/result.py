@@ -97,14 +97,25 @@ class LinkResult:
         return self.pairs_table(min_probability=min_probability)
 
     def clusters_table(self) -> pa.Table:
-        """One row per input record: ``id``, ``source``, ``cluster_id``, ``cluster_size``."""
+        """One row per input record: ``id``, ``source``, ``cluster_id``, ``cluster_size``, and the cluster's confidence.
+
+        ``cluster_weakest_link`` is the lowest probability at which the
+        cluster's records are still connected by scored pairs;
+        ``cluster_mean_probability`` the mean probability of its scored pairs.
+        Both are null for a record alone in its cluster.
+        """
+        from .cluster import cluster_confidence
+
         sizes = np.bincount(self.clusters)[self.clusters]
+        weakest, mean = cluster_confidence(self.clusters, self.left, self.right, self.match_weight)
         return pa.table(
             {
                 "id": self.records.ids,
                 "source": self.records.sources,
                 "cluster_id": pa.array(self.clusters),
                 "cluster_size": pa.array(sizes.astype(np.int64)),
+                "cluster_weakest_link": pa.array(weakest[self.clusters], from_pandas=True),
+                "cluster_mean_probability": pa.array(mean[self.clusters], from_pandas=True),
             }
         )
 

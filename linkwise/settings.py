@@ -480,6 +480,50 @@ class TrainingSettings:
         return out
 
 
+REFINEMENT_METHODS = ("edge_contraction", "none")
+
+
+@dataclass(frozen=True)
+class ClusterRefinement:
+    """How the connected components at the cluster threshold are split where weak links hold them.
+
+    ``method``: ``edge_contraction`` (regroup each component's records by greedy
+    additive edge contraction; see :mod:`linkwise.cluster`) or ``none`` (keep
+    the connected components). ``threshold``: the probability at which a
+    scored pair counts neither for nor against keeping its records together.
+    """
+
+    method: str = "edge_contraction"
+    threshold: float = 0.5
+
+    @classmethod
+    def parse(cls, spec: Any, where: str = "cluster_refinement") -> ClusterRefinement:
+        if spec is None:
+            return cls()
+        if isinstance(spec, ClusterRefinement):
+            return spec
+        if isinstance(spec, str):
+            spec = {"method": spec}
+        if not isinstance(spec, Mapping):
+            raise _fail(where, f"expected a mapping such as {{'method': 'edge_contraction', 'threshold': 0.5}}, got {spec!r}")
+        _check_keys(where, spec, ["method", "threshold"])
+        method = spec.get("method", cls.method)
+        if method not in REFINEMENT_METHODS:
+            raise _fail(
+                f"{where}.method",
+                f"unknown method {method!r}; allowed: {', '.join(REFINEMENT_METHODS)}.{did_you_mean(str(method), REFINEMENT_METHODS)}",
+            )
+        threshold = cls.threshold
+        if "threshold" in spec:
+            threshold = _probability(f"{where}.threshold", spec["threshold"], allow_zero=False)
+            if threshold >= 1:
+                raise _fail(f"{where}.threshold", "must be below 1")
+        return cls(method, threshold)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "threshold": self.threshold}
+
+
 _TOP_KEYS = (
     "version",
     "link_type",
@@ -490,6 +534,7 @@ _TOP_KEYS = (
     "blocking_rules",
     "match_threshold",
     "cluster_threshold",
+    "cluster_refinement",
     "max_candidate_pairs",
     "seed",
     "training",
@@ -508,6 +553,7 @@ class Settings:
     standardise: tuple[tuple[str, tuple[Standardiser, ...]], ...] = ()
     match_threshold: float = 0.5
     cluster_threshold: float = 0.9
+    cluster_refinement: ClusterRefinement = field(default_factory=ClusterRefinement)
     max_candidate_pairs: int = 200_000_000
     seed: int = 42
     training: TrainingSettings = field(default_factory=TrainingSettings)
@@ -578,6 +624,7 @@ class Settings:
                 (str(col), _parse_steps(steps, f"standardise.{col}")) for col, steps in standardise.items()
             ),
             training=TrainingSettings.parse(spec.get("training")),
+            cluster_refinement=ClusterRefinement.parse(spec.get("cluster_refinement")),
             **kwargs,
         )
 
@@ -614,6 +661,7 @@ class Settings:
         out.update(
             match_threshold=self.match_threshold,
             cluster_threshold=self.cluster_threshold,
+            cluster_refinement=self.cluster_refinement.to_json(),
             max_candidate_pairs=self.max_candidate_pairs,
             seed=self.seed,
             training=self.training.to_json(),

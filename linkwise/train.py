@@ -276,9 +276,18 @@ def _counts_outside_rules(
     fields made show them as they are.
     """
     excluded = _excluded(settings)
-    distinct, mask_index = np.unique(masks, return_inverse=True)
-    by_mask = np.zeros((len(counts.patterns), len(distinct)))
-    np.add.at(by_mask, (counts.inverse, mask_index.reshape(-1)), 1.0)
+    if len(settings.blocking_rules) <= 16:
+        used = np.bincount(masks, minlength=1 << len(settings.blocking_rules))
+        distinct = np.flatnonzero(used)
+        position = np.zeros(len(used), dtype=np.int64)
+        position[distinct] = np.arange(len(distinct))
+        mask_index = position[masks]
+    else:
+        distinct, mask_index = np.unique(masks, return_inverse=True)
+    n_masks = len(distinct)
+    by_mask = np.bincount(
+        counts.inverse.astype(np.int64) * n_masks + mask_index.reshape(-1), minlength=len(counts.patterns) * n_masks
+    ).reshape(len(counts.patterns), n_masks).astype(float)
     cache: dict[int, np.ndarray | None] = {}
 
     def counts_for(group: tuple[int, ...]) -> np.ndarray | None:

@@ -75,8 +75,7 @@ def test_every_input_record_appears_exactly_once_in_the_clusters(data, result):
     assert sorted(sizes) == list(range(len(sizes)))
 
 
-def test_clusters_are_the_connected_components_of_pairs_over_the_cluster_threshold(result):
-    threshold = result.settings.cluster_threshold
+def _components_over(result, threshold: float) -> set[frozenset]:
     parent = list(range(result.records.n))
 
     def root(i: int) -> int:
@@ -91,10 +90,49 @@ def test_clusters_are_the_connected_components_of_pairs_over_the_cluster_thresho
     components = defaultdict(set)
     for i in range(result.records.n):
         components[root(i)].add(i)
+    return {frozenset(c) for c in components.values()}
+
+
+def _clusters(result) -> set[frozenset]:
     clusters = defaultdict(set)
     for i, label in enumerate(result.clusters):
         clusters[int(label)].add(i)
-    assert {frozenset(c) for c in components.values()} == {frozenset(c) for c in clusters.values()}
+    return {frozenset(c) for c in clusters.values()}
+
+
+def test_without_refinement_clusters_are_the_connected_components_of_pairs_over_the_cluster_threshold(data):
+    settings = json.loads(SETTINGS.read_text())
+    settings["cluster_refinement"] = {"method": "none"}
+    plain = linkwise.run(data, settings)
+    assert _clusters(plain) == _components_over(plain, plain.settings.cluster_threshold)
+
+
+def test_refined_clusters_split_connected_components_and_never_join_them(result):
+    components = _components_over(result, result.settings.cluster_threshold)
+    clusters = _clusters(result)
+    component_of = {i: c for c in components for i in c}
+    assert all(len({component_of[i] for i in cluster}) == 1 for cluster in clusters)
+    assert len(clusters) >= len(components)
+
+
+def test_each_cluster_has_its_weakest_link_and_mean_probability(result):
+    table = result.clusters_table()
+    cluster_of = table["cluster_id"].to_pylist()
+    weakest = dict(zip(cluster_of, table["cluster_weakest_link"].to_pylist()))
+    mean = dict(zip(cluster_of, table["cluster_mean_probability"].to_pylist()))
+    inside = defaultdict(list)
+    for left, right, p in zip(result.left, result.right, result.match_probability):
+        if result.clusters[left] == result.clusters[right]:
+            inside[int(result.clusters[left])].append(float(p))
+    for cluster, size in zip(cluster_of, table["cluster_size"].to_pylist()):
+        if size == 1:
+            assert weakest[cluster] is None and mean[cluster] is None
+        else:
+            probabilities = inside[cluster]
+            assert mean[cluster] == pytest.approx(sum(probabilities) / len(probabilities))
+            assert min(probabilities) - 1e-12 <= weakest[cluster] <= max(probabilities) + 1e-12
+            if size == 2:
+                assert weakest[cluster] == pytest.approx(probabilities[0])
 
 
 def test_deduplication_finds_the_true_clusters_well(result):
@@ -232,4 +270,4 @@ def test_household_members_score_lower_once_dependent_comparisons_are_scored_joi
     )
     assert household.sum() > 50
     assert result.match_probability[household].mean() < 0.8 * independent.match_probability[household].mean()
-    assert result.evaluate("entity_id").cluster_pairs.f1 >= independent.evaluate("entity_id").cluster_pairs.f1 - 0.002
+    assert result.evaluate("entity_id").scored_pairs.f1 >= independent.evaluate("entity_id").scored_pairs.f1 - 0.002

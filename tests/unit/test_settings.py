@@ -659,3 +659,26 @@ def test_check_columns_passes_when_every_column_is_present():
     s.check_columns(["surname", "first_name", "unused"])  # must not raise
     with pytest.raises(SettingsError):
         s.check_columns(["surname"])
+
+
+# ------------------------------------------------------------------ cluster refinement
+def test_cluster_refinement_defaults_to_edge_contraction_at_even_odds():
+    s = Settings.from_dict(_minimal())
+    assert (s.cluster_refinement.method, s.cluster_refinement.threshold) == ("edge_contraction", 0.5)
+
+
+def test_cluster_refinement_can_be_turned_off_and_round_trips():
+    s = Settings.from_dict(_minimal(cluster_refinement="none"))
+    assert s.cluster_refinement.method == "none"
+    assert Settings.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize("refinement, where", [
+    ({"method": "average"}, "cluster_refinement.method"),
+    ({"threshold": 1}, "cluster_refinement.threshold"),
+    ({"threshold": 0}, "cluster_refinement.threshold"),
+    ({"thresold": 0.5}, "cluster_refinement"),
+    (3, "cluster_refinement"),
+])
+def test_bad_cluster_refinement_names_the_setting(refinement, where):
+    assert f"'{where}'" in _error(_minimal(cluster_refinement=refinement))
