@@ -190,19 +190,42 @@ def _print_evaluation(evaluation: Any) -> None:
     click.echo(", ".join(f"{k.replace('_', ' ')}: {v:,}" for k, v in counts.items()))
 
 
+def _print_estimate(estimate: Any) -> None:
+    d = estimate.to_dict()
+    click.echo("Estimated from the model's probabilities (no truth given); ranges in brackets:")
+    click.echo(f"{'':28} {'precision':>21} {'recall':>21} {'F1':>21}")
+    for name, key in (("scored pairs (p >= %.2f)" % d["threshold"], "scored_pairs"), ("pairs implied by clusters", "cluster_pairs")):
+        cells = [f"{m['estimate']:.4f} [{m['low']:.3f}, {m['high']:.3f}]" for m in (d[key][k] for k in ("precision", "recall", "f1"))]
+        click.echo(f"{name:28} " + " ".join(f"{c:>21}" for c in cells))
+    if d["blocking_recall"]:
+        b = d["blocking_recall"]
+        click.echo(f"{'blocking recall':28} {'':21} {b['estimate']:.4f} [{b['low']:.3f}, {b['high']:.3f}]")
+    else:
+        click.echo("blocking recall: not estimated; recall counts only the matches among the scored pairs")
+    m = d["expected_matches"]
+    click.echo(f"expected matching pairs: {m['estimate']:,.0f} [{m['low']:,.0f}, {m['high']:,.0f}]")
+
+
 @main.command()
 @click.argument("output", type=click.Path(file_okay=False))
-@click.option("--truth", required=True, help="Column of the input that holds the true entity id.")
+@click.option("--truth", help="Column of the input that holds the true entity id; without it, accuracy is estimated from the model's probabilities.")
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Match threshold for scored pairs (default: the run's).")
 @click.option("--input", "inputs", multiple=True, help="Input file(s), if they moved since the run.")
 @click.option("--encoding", help="Encoding of CSV inputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks.")
 @handle_errors
-def evaluate(output: str, truth: str, threshold: float | None, inputs: tuple[str, ...], encoding: str | None, as_json: bool) -> None:
-    """Precision, recall and F1 of the run in OUTPUT against a truth column."""
-    from .evaluate_run import evaluate_output
+def evaluate(output: str, truth: str | None, threshold: float | None, inputs: tuple[str, ...], encoding: str | None, as_json: bool) -> None:
+    """Precision, recall and F1 of the run in OUTPUT: against a truth column, or estimated without one."""
+    from .evaluate_run import estimate_output, evaluate_output
 
+    if truth is None:
+        estimate = estimate_output(output, threshold=threshold)
+        if as_json:
+            click.echo(json.dumps({"estimated": estimate.to_dict()}, indent=2))
+        else:
+            _print_estimate(estimate)
+        return
     result = evaluate_output(output, truth, inputs=list(inputs) or None, threshold=threshold, encoding=encoding)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

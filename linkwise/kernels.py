@@ -662,3 +662,12 @@ def map_bytes(offsets, data, action, squeeze):  # pragma: no cover - compiled
             w -= 1
         new_offsets[v + 1] = w
     return new_offsets, out[:w].copy()
+
+
+@njit(cache=True, nogil=True)
+def pattern_mask_counts(inverse, masks, mask_position, n_patterns, n_positions):  # pragma: no cover - compiled
+    """Pairs of each (agreement pattern, rule mask): a table of ``n_patterns`` rows, one column per mask position."""
+    out = np.zeros((n_patterns, n_positions))
+    for i in range(len(inverse)):
+        out[inverse[i], mask_position[masks[i]]] += 1.0
+    return out

@@ -38,7 +38,8 @@ from .progress import Reporter
 from .result import LinkResult
 from .score import match_weights, pairs_at_or_above
 from .settings import Settings
-from .train import PatternCounts, estimate_u, train
+from .estimate import blocking_recall, rule_keys
+from .train import MaskCounts, PatternCounts, estimate_u, train
 
 # Pairs compared at a time: bounds the memory of the compare stage (its
 # temporaries are about 100 bytes a pair) at little cost in speed.
@@ -225,10 +226,12 @@ def _run(
 
     with _stage(reporter, "train"):
         patterns = PatternCounts.of(levels, [c.n_levels for c in settings.comparisons])
+        by_mask = MaskCounts.of(patterns, masks, len(settings.blocking_rules))
         if model_doc is None:
             u = estimate_u(kernels, prepared, settings, records.source_codes)
             model, _, training = train(
-                levels, masks, u, settings, total_pairs=all_pairs, counts=patterns, n_records=records.n
+                levels, masks, u, settings, total_pairs=all_pairs, counts=patterns, n_records=records.n,
+                mask_counts=by_mask,
             )
         else:
             model = model_from_document(model_doc, settings.comparisons, model_where)
@@ -236,6 +239,9 @@ def _run(
             candidate_prior = random_prior * all_pairs / max(len(left), 1)
             model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
             training = {"loaded_model": True}
+        # Which rules made the likely matches tells how many matches no rule made.
+        blocking = blocking_recall(by_mask.masks, by_mask.by_mask(model.posterior(patterns.patterns)), rule_keys(settings))
+        del by_mask
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
         del patterns
@@ -260,6 +266,7 @@ def _run(
         timings=dict(reporter.timings),
         total_pairs=all_pairs,
         inputs=_describe_inputs(inputs),
+        estimated_blocking_recall=blocking,
     )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from .blocking import RuleReport
+from .estimate import Estimate
 from .ingest import Records
 from .model import FellegiSunterModel, model_document, probability
 from .outputs import staged_outputs
@@ -49,6 +50,7 @@ class LinkResult:
     timings: dict[str, float]
     total_pairs: float
     inputs: list[str | None] = field(default_factory=list)
+    estimated_blocking_recall: Estimate | None = None
 
     # -- tables -----------------------------------------------------------------
     @property
@@ -152,6 +154,9 @@ class LinkResult:
             "clusters": n_clusters,
             "cluster_size_histogram": {str(k): int(v) for k, v in enumerate(sizes) if v},
             "blocking_rules": [r.to_dict() for r in self.blocking],
+            "estimated_blocking_recall": (
+                self.estimated_blocking_recall.to_dict() if self.estimated_blocking_recall is not None else None
+            ),
             "seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
@@ -234,6 +239,25 @@ class LinkResult:
             pair_right=self.right,
             pair_probability=self.match_probability,
             threshold=self.settings.match_threshold if threshold is None else threshold,
+            sources=self.records.source_codes.astype(np.int64),
+            link_type=self.settings.link_type,
+        )
+
+    def estimate_accuracy(self, *, threshold: float | None = None):
+        """Label-free estimates of precision, recall and F1 of the pairs and clusters, with intervals.
+
+        From the model's own probabilities (see :mod:`linkwise.estimate`); no truth is needed.
+        """
+        from .estimate import estimate_accuracy
+
+        return estimate_accuracy(
+            clusters=self.clusters,
+            left=self.left,
+            right=self.right,
+            pair_probability=self.match_probability,
+            match_probability=self.model.posterior(self.levels),
+            threshold=self.settings.match_threshold if threshold is None else threshold,
+            blocking=self.estimated_blocking_recall,
             sources=self.records.source_codes.astype(np.int64),
             link_type=self.settings.link_type,
         )

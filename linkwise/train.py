@@ -168,6 +168,7 @@ def train(
     total_pairs: float,
     counts: PatternCounts | None = None,
     n_records: int | None = None,
+    mask_counts: MaskCounts | None = None,
 ) -> tuple[FellegiSunterModel, PatternCounts, dict]:
     """Estimate m (rule by rule) and the candidate-pair prior, with u held.
 
@@ -260,15 +261,41 @@ def train(
         tolerance=settings.training.em_tolerance,
     ).fit(counts.patterns, counts.counts, m=m, u=u, estimate_m=False, estimate_u=True)
     info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
-    info["dependence"] = correct_dependences(final, counts, masks, settings)
+    if mask_counts is None:
+        mask_counts = MaskCounts.of(counts, masks, len(settings.blocking_rules))
+    info["dependence"] = correct_dependences(final, counts, mask_counts, settings)
     # Term-frequency adjustments scale the population's exact-match u, from random pairs.
     final.tf_u_ = [np.asarray(x, float) for x in u]
     return final, counts, info
 
 
-def _counts_outside_rules(
-    counts: PatternCounts, masks: np.ndarray, settings: Settings
-) -> Callable[[tuple[int, ...]], np.ndarray | None]:
+@dataclass(frozen=True)
+class MaskCounts:
+    """Pairs of each agreement pattern by the set of blocking rules that hold for them."""
+
+    masks: np.ndarray  # distinct rule masks (bit r: rule r holds)
+    counts: np.ndarray  # (n_patterns, n_masks)
+
+    @classmethod
+    def of(cls, counts: PatternCounts, masks: np.ndarray, n_rules: int) -> MaskCounts:
+        if n_rules <= 20:  # masks index a small table directly
+            used = np.bincount(masks, minlength=1 << n_rules)
+            distinct = np.flatnonzero(used)
+            position = np.zeros(len(used), dtype=np.int64)
+            position[distinct] = np.arange(len(distinct))
+            table = kernels.pattern_mask_counts(counts.inverse, masks, position, len(counts.patterns), len(distinct))
+            return cls(distinct.astype(np.uint64), table)
+        distinct, mask_index = np.unique(masks, return_inverse=True)
+        table = np.zeros((len(counts.patterns), len(distinct)))
+        np.add.at(table, (counts.inverse, mask_index.reshape(-1)), 1.0)
+        return cls(distinct.astype(np.uint64), table)
+
+    def by_mask(self, pattern_weight: np.ndarray) -> np.ndarray:
+        """Weighted pairs of each mask, each pattern weighing ``pattern_weight`` (e.g. its posterior)."""
+        return pattern_weight @ self.counts
+
+
+def _counts_outside_rules(counts: MaskCounts, settings: Settings) -> Callable[[tuple[int, ...]], np.ndarray | None]:
     """Pattern counts of the pairs made by a rule that involves none of the given comparisons.
 
     A blocking rule makes only pairs that agree on its fields, and so makes
@@ -276,32 +303,20 @@ def _counts_outside_rules(
     fields made show them as they are.
     """
     excluded = _excluded(settings)
-    if len(settings.blocking_rules) <= 16:
-        used = np.bincount(masks, minlength=1 << len(settings.blocking_rules))
-        distinct = np.flatnonzero(used)
-        position = np.zeros(len(used), dtype=np.int64)
-        position[distinct] = np.arange(len(distinct))
-        mask_index = position[masks]
-    else:
-        distinct, mask_index = np.unique(masks, return_inverse=True)
-    n_masks = len(distinct)
-    by_mask = np.bincount(
-        counts.inverse.astype(np.int64) * n_masks + mask_index.reshape(-1), minlength=len(counts.patterns) * n_masks
-    ).reshape(len(counts.patterns), n_masks).astype(float)
     cache: dict[int, np.ndarray | None] = {}
 
     def counts_for(group: tuple[int, ...]) -> np.ndarray | None:
         allowed = sum(1 << r for r, comps in enumerate(excluded) if not comps & set(group))
         if allowed not in cache:
-            made = (distinct.astype(np.uint64) & np.uint64(allowed)) != 0
-            cache[allowed] = by_mask[:, made].sum(axis=1) if made.any() else None
+            made = (counts.masks & np.uint64(allowed)) != 0
+            cache[allowed] = counts.counts[:, made].sum(axis=1) if made.any() else None
         return cache[allowed]
 
     return counts_for
 
 
 def correct_dependences(
-    model: FellegiSunterModel, counts: PatternCounts, masks: np.ndarray, settings: Settings
+    model: FellegiSunterModel, counts: PatternCounts, by_mask: MaskCounts, settings: Settings
 ) -> dict:
     """Find comparisons dependent within a class; score the non-matches' dependences jointly.
 
@@ -320,7 +335,7 @@ def correct_dependences(
         counts.patterns,
         counts.counts,
         min_information=settings.training.dependence_min_bits,
-        counts_for=_counts_outside_rules(counts, masks, settings),
+        counts_for=_counts_outside_rules(by_mask, settings),
     )
     return {
         "found": [d.to_dict(names) for d in found],

@@ -82,6 +82,29 @@ def test_evaluate_prints_metrics_and_json(people_file, tmp_path):
     assert metrics["counts"]["records"] == 1500
 
 
+def test_evaluate_without_truth_estimates_accuracy_from_the_outputs_alone(people_file, tmp_path):
+    out = tmp_path / "out"
+    assert invoke("dedupe", people_file, "-o", out, "--settings", SETTINGS, "-q").exit_code == 0
+    table = invoke("evaluate", out)
+    assert table.exit_code == 0, table.output
+    assert "Estimated" in table.output and "pairs implied by clusters" in table.output
+    estimated = json.loads(invoke("evaluate", out, "--json").output)["estimated"]
+    measured = json.loads(invoke("evaluate", out, "--truth", "entity_id", "--json").output)
+    for group in ("scored_pairs", "cluster_pairs"):
+        for name in ("precision", "recall"):
+            figure = estimated[group][name]
+            assert figure["low"] <= figure["estimate"] <= figure["high"]
+            assert figure["estimate"] == pytest.approx(measured[group][name], abs=0.05)
+
+
+def test_link_estimates_count_cross_source_pairs_only(link_files, tmp_path):
+    out = tmp_path / "out"
+    assert invoke("link", *link_files, "-o", out, "--settings", SETTINGS, "-q").exit_code == 0
+    estimated = json.loads(invoke("evaluate", out, "--json").output)["estimated"]
+    measured = json.loads(invoke("evaluate", out, "--truth", "entity_id", "--json").output)
+    assert estimated["cluster_pairs"]["precision"]["estimate"] == pytest.approx(measured["cluster_pairs"]["precision"], abs=0.05)
+
+
 def test_link_makes_only_cross_source_pairs(link_files, tmp_path):
     out = tmp_path / "out"
     result = invoke("link", *link_files, "-o", out, "--settings", SETTINGS)

@@ -271,3 +271,15 @@ def test_household_members_score_lower_once_dependent_comparisons_are_scored_joi
     assert household.sum() > 50
     assert result.match_probability[household].mean() < 0.8 * independent.match_probability[household].mean()
     assert result.evaluate("entity_id").scored_pairs.f1 >= independent.evaluate("entity_id").scored_pairs.f1 - 0.002
+
+
+def test_label_free_estimates_are_near_the_measured_accuracy(result):
+    estimated = result.estimate_accuracy()
+    measured = result.evaluate("entity_id")
+    assert result.summary()["estimated_blocking_recall"] == estimated.blocking_recall.to_dict()
+    assert estimated.blocking_recall.value == pytest.approx(measured.blocking_recall, abs=0.03)
+    for group in ("scored_pairs", "cluster_pairs"):
+        for name in ("precision", "recall", "f1"):
+            figure = getattr(estimated, group)[name]
+            assert figure.low <= figure.value <= figure.high
+            assert figure.value == pytest.approx(getattr(getattr(measured, group), name), abs=0.03), f"{group} {name}"
