@@ -86,6 +86,8 @@ def common_run_options(func):
         click.option("--model", "model", type=click.Path(), help="A model.json (or run folder) to score with, without training."),
         click.option("--threshold", type=click.FloatRange(0, 1), help="Match threshold: probability at which a pair counts as a match."),
         click.option("--cluster-threshold", type=click.FloatRange(0, 1), help="Probability at which a pair links two records into one cluster."),
+        click.option("--labels", "labels", type=click.Path(dir_okay=False), help="Pairs known to match or not (CSV or Parquet: id_l, id_r, match): they calibrate m and choose the thresholds not given."),
+        click.option("--label-column", help="A column holding the true entity id for some records (empty elsewhere), used as labels."),
         click.option("--overwrite", is_flag=True, help="Replace earlier linkwise outputs in the output folder."),
         click.option("--csv", "csv", is_flag=True, help="Also write clusters.csv and pairs.csv."),
         click.option("--encoding", help="Encoding of CSV inputs, e.g. latin-1 (default utf-8)."),
@@ -129,6 +131,8 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
             cluster_threshold=opts["cluster_threshold"],
             progress=not quiet and sys.stderr.isatty(),
             engine_options=engine_options,
+            labels=opts["labels"],
+            label_column=opts["label_column"],
         )
     result.write(output, overwrite=opts["overwrite"], csv=opts["csv"])
     if not quiet:
@@ -138,6 +142,12 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
             if issubclass(w.category, UserWarning) and (ours or _DEBUG["on"]):
                 click.echo(f"linkwise: warning: {w.message}", err=True)
         summary = result.summary()
+        chosen = result.training.get("labels") if isinstance(result.training, dict) else None
+        if chosen:
+            click.echo(
+                f"Labels: {chosen['pairs']:,} pairs ({chosen['matches']:,} matches) calibrated m; thresholds "
+                f"{summary['match_threshold']} (pairs) and {summary['cluster_threshold']} (clusters)."
+            )
         if result.records.generated_ids:
             click.echo(f"No id column given: records were numbered 1..n in column '{result.records.id_column}'.")
         click.echo(

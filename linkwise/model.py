@@ -107,12 +107,15 @@ class FellegiSunterModel:
         prior: float | None = None,
         estimate_u: bool = False,
         estimate_m: bool = True,
+        known: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FellegiSunterModel:
         """Fit by EM on the distinct agreement ``patterns`` and their ``counts``.
 
         ``m``, ``u`` and ``prior`` are starting values; with ``estimate_u=False``
         (the default) ``u`` is held where it starts, as when it was estimated
-        from random pairs. Returns ``self``.
+        from random pairs. ``known`` holds, per pattern, pairs known (labelled)
+        to be matches and non-matches, on top of ``counts``: they keep their
+        class in every E-step. Returns ``self``.
         """
         patterns = np.asarray(patterns)
         counts = np.asarray(counts, dtype=float)
@@ -127,7 +130,8 @@ class FellegiSunterModel:
         one_hot = [patterns[:, c].astype(np.intp) for c in range(len(self.n_levels))]
         history: list[EMStep] = []
         converged = False
-        total = counts.sum()
+        known_match, known_non_match = (np.zeros(len(patterns)), np.zeros(len(patterns))) if known is None else known
+        total = counts.sum() + known_match.sum() + known_non_match.sum()
         for iteration in range(1, self.max_iterations + 1):
             log_m = np.zeros(len(patterns))
             log_u = np.zeros(len(patterns))
@@ -139,9 +143,9 @@ class FellegiSunterModel:
             top = np.maximum(a, b)
             evidence = top + np.log(np.exp(a - top) + np.exp(b - top))
             posterior = np.exp(a - evidence)
-            log_likelihood = float((counts * evidence).sum())
-            match_weight = counts * posterior
-            non_match_weight = counts - match_weight
+            log_likelihood = float((counts * evidence).sum() + (known_match * a).sum() + (known_non_match * b).sum())
+            match_weight = counts * posterior + known_match
+            non_match_weight = counts * (1.0 - posterior) + known_non_match
             change = 0.0
             new_prior = prior_
             if self.fixed_prior is None:

@@ -32,6 +32,7 @@ from .blocking import rule_holds
 from . import kernels
 from .compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
 from .dependence import correct_non_match_dependences
+from .labels import LabelEvidence, calibrate_m
 from .model import ConvergenceWarning, FellegiSunterModel, _normalise
 from .prepare import PreparedComparison
 from .settings import Settings
@@ -169,6 +170,7 @@ def train(
     counts: PatternCounts | None = None,
     n_records: int | None = None,
     mask_counts: MaskCounts | None = None,
+    labels: LabelEvidence | None = None,
 ) -> tuple[FellegiSunterModel, PatternCounts, dict]:
     """Estimate m (rule by rule) and the candidate-pair prior, with u held.
 
@@ -246,7 +248,13 @@ def train(
         ).fit(counts.patterns, counts.counts, m=start_m, u=u)
         for c in missing:
             start_m[c] = fallback.m_[c]
+            pooled_weight[c] = fallback.prior_ * float(counts.counts.sum())
     m = [_normalise(np.asarray(x, float), f) for x, f in zip(start_m, fixed_m)]
+    known = None
+    if labels is not None:
+        # Labelled matches calibrate m; labelled candidates keep their class in EM.
+        m = calibrate_m(m, pooled_weight, labels.levels[labels.is_match], fixed_m)
+        known = labels.known_by_pattern(counts.inverse, len(counts.patterns))
 
     fixed_prior = None
     if settings.training.prior is not None:
@@ -259,8 +267,18 @@ def train(
         fixed_prior=fixed_prior,
         max_iterations=settings.training.em_max_iterations,
         tolerance=settings.training.em_tolerance,
-    ).fit(counts.patterns, counts.counts, m=m, u=u, estimate_m=False, estimate_u=True)
+    ).fit(
+        counts.patterns,
+        counts.counts - (known[0] + known[1] if known is not None else 0.0),
+        m=m,
+        u=u,
+        estimate_m=False,
+        estimate_u=True,
+        known=known,
+    )
     info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
+    if labels is not None:
+        info["labels"] = labels.summary()
     if mask_counts is None:
         mask_counts = MaskCounts.of(counts, masks, len(settings.blocking_rules))
     info["dependence"] = correct_dependences(final, counts, mask_counts, settings)

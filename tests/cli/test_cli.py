@@ -105,6 +105,31 @@ def test_link_estimates_count_cross_source_pairs_only(link_files, tmp_path):
     assert estimated["cluster_pairs"]["precision"]["estimate"] == pytest.approx(measured["cluster_pairs"]["precision"], abs=0.05)
 
 
+def test_labels_file_is_read_and_its_choices_are_reported(people_file, tmp_path):
+    table = pq.read_table(people_file, columns=["record_id", "entity_id"]).slice(0, 400)
+    ids, entities = table["record_id"].to_pylist(), table["entity_id"].to_pylist()
+    rows = [(ids[i], ids[j], int(entities[i] == entities[j])) for i in range(len(ids)) for j in range(i + 1, len(ids))
+            if entities[i] == entities[j] or (i + j) % 97 == 0]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id_l,id_r,match\n" + "".join(f"{a},{b},{m}\n" for a, b, m in rows))
+    out = tmp_path / "out"
+    result = invoke("dedupe", people_file, "-o", out, "--settings", SETTINGS, "--labels", labels)
+    assert result.exit_code == 0, result.output
+    assert "Labels:" in result.output
+    model = json.loads((out / "model.json").read_text())
+    assert model["training"]["labels"]["pairs"] == len(rows)
+    written = json.loads((out / "settings.json").read_text())
+    assert written["cluster_threshold"] == model["training"]["labels"]["cluster_threshold"]
+
+
+def test_a_labels_file_naming_unknown_records_fails_with_one_line(people_file, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id_l,id_r,match\nnobody,R00000001,1\n")
+    result = invoke("dedupe", people_file, "-o", tmp_path / "out", "--settings", SETTINGS, "--labels", labels)
+    assert result.exit_code == 1
+    assert "names a record" in result.output and "Traceback" not in result.output
+
+
 def test_link_makes_only_cross_source_pairs(link_files, tmp_path):
     out = tmp_path / "out"
     result = invoke("link", *link_files, "-o", out, "--settings", SETTINGS)

@@ -283,3 +283,52 @@ def test_label_free_estimates_are_near_the_measured_accuracy(result):
             figure = getattr(estimated, group)[name]
             assert figure.low <= figure.value <= figure.high
             assert figure.value == pytest.approx(getattr(getattr(measured, group), name), abs=0.03), f"{group} {name}"
+
+
+@pytest.fixture(scope="module")
+def partly_labelled(data):
+    rng = np.random.default_rng(1)
+    known = [e if rng.random() < 0.2 else None for e in data["entity_id"].to_pylist()]
+    return data.append_column("known_entity", pa.array(known, pa.string()))
+
+
+def _bad_thresholds() -> dict:
+    settings = json.loads(SETTINGS.read_text())
+    settings.update(match_threshold=0.01, cluster_threshold=0.01, cluster_refinement="none")
+    return settings
+
+
+def test_a_partial_truth_column_chooses_thresholds_that_mend_bad_ones(partly_labelled):
+    unlabelled = linkwise.run(partly_labelled, _bad_thresholds())
+    labelled = linkwise.run(partly_labelled, _bad_thresholds(), label_column="known_entity")
+    info = labelled.training["labels"]
+    assert info["matches"] > 50 and info["non_matches"] > 10
+    assert labelled.settings.match_threshold == info["match_threshold"] > 0.01
+    assert labelled.settings.cluster_threshold == info["cluster_threshold"] > 0.01
+    before, after = unlabelled.evaluate("entity_id"), labelled.evaluate("entity_id")
+    assert after.cluster_pairs.f1 > before.cluster_pairs.f1 + 0.01
+    assert after.scored_pairs.f1 >= before.scored_pairs.f1
+
+
+def test_thresholds_given_explicitly_are_kept_when_labels_are_given(partly_labelled):
+    result = linkwise.run(partly_labelled, _bad_thresholds(), label_column="known_entity", cluster_threshold=0.3)
+    assert result.settings.cluster_threshold == 0.3
+    assert result.settings.match_threshold != 0.01  # chosen by the labels
+
+
+def test_a_labels_file_of_pairs_calibrates_the_same_way(data, result, tmp_path):
+    truth = result.truth_codes("entity_id")
+    ids = result.records.ids.to_pylist()
+    rng = np.random.default_rng(2)
+    chosen = rng.choice(len(result.left), 300, replace=False)
+    path = tmp_path / "labels.csv"
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(pa.table({
+        "id_l": [ids[i] for i in result.left[chosen]],
+        "id_r": [ids[i] for i in result.right[chosen]],
+        "match": ["match" if truth[a] == truth[b] else "non-match" for a, b in zip(result.left[chosen], result.right[chosen])],
+    }), path)
+    labelled = linkwise.run(data, _bad_thresholds(), labels=str(path))
+    assert labelled.training["labels"]["pairs"] == 300
+    assert labelled.evaluate("entity_id").cluster_pairs.f1 > 0.95
