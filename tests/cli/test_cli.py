@@ -211,11 +211,17 @@ def test_existing_outputs_are_refused_unless_overwrite(people_file, tmp_path):
         ["dedupe", "x.csv", "-o", "out", "--threshold", "1.5"],
         ["link", "only_one.csv", "-o", "out"],
         ["no-such-command"],
-        ["evaluate", "out"],
+        ["evaluate"],
+        ["evaluate", "out", "--threshold", "2"],
     ],
 )
 def test_usage_errors_exit_two(args):
     assert invoke(*args).exit_code == 2
+
+
+def test_evaluate_without_truth_on_a_folder_without_outputs_fails_with_one_line(tmp_path):
+    result = invoke("evaluate", tmp_path / "nothing")
+    assert result.exit_code == 1 and "Traceback" not in result.output
 
 
 def test_debug_shows_the_traceback(tmp_path):
