@@ -151,8 +151,10 @@ class RuleCheck:
 class PairExplanation:
     """Why a pair scored as it did: every part of its match weight, and how blocking saw it.
 
-    ``prior_weight + sum(e.weight for e in evidence)`` is ``match_weight``
-    (to rounding), the weight the run gives the pair.
+    ``prior_weight + sum(e.weight for e in evidence) + dependence_weight`` is
+    ``match_weight`` (to rounding), the weight the run gives the pair.
+    ``dependence`` holds, for each pair of comparisons scored jointly
+    (:mod:`linkwise.dependence`), the weight that corrects their product.
     """
 
     id_column: str
@@ -175,6 +177,12 @@ class PairExplanation:
     same_source: bool
     multi_source: bool = False
     record_index: tuple[int, int] = field(default=(-1, -1), repr=False)
+    dependence: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def dependence_weight(self) -> float:
+        """The correction for comparisons that are not independent (household members share several fields)."""
+        return float(sum(weight for _, weight in self.dependence))
 
     @property
     def match_probability(self) -> float:
@@ -190,7 +198,7 @@ class PairExplanation:
 
     def contributions(self) -> list[tuple[str, float]]:
         """(part, weight) from the prior through each comparison; they add up to the match weight."""
-        return [("prior", self.prior_weight)] + [(e.comparison, e.weight) for e in self.evidence]
+        return [("prior", self.prior_weight)] + [(e.comparison, e.weight) for e in self.evidence] + list(self.dependence)
 
     @property
     def verdict(self) -> str:
@@ -230,6 +238,7 @@ class PairExplanation:
             "prior": self.prior,
             "prior_weight": self.prior_weight,
             "comparisons": [e.to_dict() for e in self.evidence],
+            "dependence": [{"comparisons": names, "weight": weight} for names, weight in self.dependence],
             "match_weight": self.match_weight,
             "match_probability": self.match_probability,
             "match_threshold": self.match_threshold,
@@ -267,6 +276,8 @@ class PairExplanation:
             if e.tf_note:
                 lines.append(row("", "  term-frequency adjustment", weight=format_weight(e.tf_adjustment)))
                 lines.append(f"  {'':{nw}}    {e.tf_note}")
+        for names, weight in self.dependence:
+            lines.append(row(names, "scored jointly (dependent)", weight=format_weight(weight)))
         lines.append(row("prior", f"{percent(self.prior)} of candidates match", weight=format_weight(self.prior_weight)))
         lines.append(row("total", "", weight=format_weight(self.match_weight)))
         lines += ["", f"Verdict: {self.verdict}.", f"Blocking: {self.blocking_summary}."]
@@ -577,6 +588,14 @@ class Explainer:
         weights = match_weights(self.model, self.prepared, levels, lo)
         return levels, tf_adjustments(self.model, self.prepared, levels, lo), weights
 
+    def _dependence(self, levels: np.ndarray) -> tuple[tuple[str, float], ...]:
+        """Each joint scoring of dependent comparisons and what it adds to the pair (levels of one pair)."""
+        names = [p.comparison.name for p in self.prepared]
+        return tuple(
+            (" + ".join(names[c] for c in interaction.comparisons), float(interaction.weights(levels[:1])[0]))
+            for interaction in getattr(self.model, "interactions_", [])
+        )
+
     def _compared_value(self, prep: PreparedComparison, index: int, positions: Sequence[int]) -> str | None:
         parts = [prep.values[int(prep.codes[index, j])].as_py() if prep.codes[index, j] >= 0 else None for j in positions]
         if all(p is None for p in parts):
@@ -677,6 +696,7 @@ class Explainer:
             same_source=same_source,
             multi_source=self.multi_source,
             record_index=(a, b),
+            dependence=self._dependence(levels),
         )
 
     def pair(self, id_a: Any, id_b: Any, *, source_a: str | None = None, source_b: str | None = None) -> PairExplanation:

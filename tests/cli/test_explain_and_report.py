@@ -70,7 +70,7 @@ def test_explain_json_adds_up_to_the_scored_weight(run_dir, a_pair):
     result = invoke("explain", run_dir, a_pair["id_l"], a_pair["id_r"], "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    total = doc["prior_weight"] + sum(c["weight"] for c in doc["comparisons"])
+    total = doc["prior_weight"] + sum(c["weight"] for c in doc["comparisons"]) + sum(d["weight"] for d in doc["dependence"])
     assert total == pytest.approx(a_pair["match_weight"], abs=1e-9, rel=0)
     assert doc["candidate"] is True and doc["a"]["id"] == a_pair["id_l"]
     assert {r["rule"] for r in doc["blocking_rules"]} == {r["rule"] for r in json.loads((run_dir / "summary.json").read_text())["blocking_rules"]}

@@ -60,7 +60,8 @@ def test_contributions_add_up_to_the_weight_each_pair_was_scored_with(run, writt
     for row in rows:
         pair = written_pairs.slice(row, 1).to_pylist()[0]
         explanation = run.explain(pair["id_l"], pair["id_r"])
-        parts = explanation.prior_weight + sum(e.level_weight + e.tf_adjustment for e in explanation.evidence)
+        parts = (explanation.prior_weight + sum(e.level_weight + e.tf_adjustment for e in explanation.evidence)
+                 + explanation.dependence_weight)
         assert parts == pytest.approx(pair["match_weight"], abs=TOLERANCE, rel=0)
         assert sum(w for _, w in explanation.contributions()) == pytest.approx(pair["match_weight"], abs=TOLERANCE, rel=0)
         assert explanation.match_weight == pytest.approx(pair["match_weight"], abs=TOLERANCE, rel=0)
@@ -76,7 +77,7 @@ def test_a_result_in_memory_explains_its_pairs_the_same_way(run_folder):
     for row in sample_rows(pairs, 60, seed=2):
         pair = pairs.slice(row, 1).to_pylist()[0]
         explanation = result.explain(pair["id_r"], pair["id_l"])  # either order
-        total = explanation.prior_weight + sum(e.weight for e in explanation.evidence)
+        total = explanation.prior_weight + sum(e.weight for e in explanation.evidence) + explanation.dependence_weight
         assert total == pytest.approx(pair["match_weight"], abs=TOLERANCE, rel=0)
 
 
