@@ -258,7 +258,7 @@ class PairExplanation:
         for column in self.record_a:
             lines.append(f"  {column:{width}}  {_text(self.record_a[column]):{cell}}  {_text(self.record_b[column])}")
         lines += ["", "Evidence, in bits (log2 of m/u: above 0 counts for a match, below 0 against):"]
-        nw = max([len(e.comparison) for e in self.evidence] + [len("comparison")])
+        nw = max([len(e.comparison) for e in self.evidence] + [len(n) for n, _ in self.dependence] + [len("comparison")])
         lw = 30
 
         def row(name: str, label: str, m: str = "", u: str = "", weight: str = "") -> str:
