@@ -245,3 +245,67 @@ class LabelEvidence:
             "non_matches": int((~self.is_match).sum()),
             "not_candidates": int((~scored).sum()),
         }
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    """Labels given to a run, and which thresholds they may choose (those not given explicitly)."""
+
+    labels: Any
+    column: str | None
+    choose_match_threshold: bool
+    choose_cluster_threshold: bool
+
+    @property
+    def given(self) -> bool:
+        return self.labels is not None or self.column is not None
+
+
+def label_evidence(options: LabelOptions, records: Any, engine: Any, kernels: Any, left: np.ndarray, right: np.ndarray,
+                   levels: np.ndarray) -> LabelEvidence:
+    """The labelled pairs' levels, classes and places among the candidates."""
+    from .compare import compare_pairs
+    from .evaluate_run import truth_codes
+
+    if options.labels is not None:
+        labelled = read_labelled_pairs(options.labels, records, engine=engine)
+    else:
+        labelled = labelled_pairs_of_column(truth_codes(records, options.column), left, right, options.column)
+    position = candidate_positions(labelled, left, right, records.n)
+    pair_levels = np.empty((len(labelled), levels.shape[1]), dtype=np.uint8)
+    scored = position >= 0
+    pair_levels[scored] = levels[position[scored]]
+    if (~scored).any():
+        # Labelled pairs that blocking missed still show which levels matches reach.
+        pair_levels[~scored] = compare_pairs(kernels, labelled.left[~scored], labelled.right[~scored])
+    return LabelEvidence(labelled.left, labelled.right, pair_levels, labelled.is_match, position)
+
+
+def choose_thresholds(settings: Any, options: LabelOptions, evidence: LabelEvidence, n_records: int,
+                       left: np.ndarray, right: np.ndarray, weights: np.ndarray) -> tuple[Any, dict]:
+    """The match and cluster thresholds with the best F1 over the labelled pairs (those not given explicitly)."""
+    from .cluster import connected_components, refine_clusters
+    from .model import probability
+    from .score import pairs_at_or_above
+
+    info = evidence.summary()
+    scored = evidence.position >= 0
+    if options.choose_match_threshold and scored.any():
+        missed = int(np.count_nonzero(evidence.is_match[~scored]))
+        threshold, f1 = best_threshold(probability(weights[evidence.position[scored]]), evidence.is_match[scored], missed)
+        settings = settings.with_options(match_threshold=round(threshold, 6))
+        info.update(match_threshold=settings.match_threshold, match_f1_on_labels=f1)
+    if options.choose_cluster_threshold:
+        tried = {}
+        for threshold in CLUSTER_THRESHOLDS:
+            linked = pairs_at_or_above(weights, threshold)
+            clusters = connected_components(n_records, left[linked], right[linked])
+            if settings.cluster_refinement.method == "edge_contraction":
+                clusters = refine_clusters(clusters, left, right, weights, threshold=settings.cluster_refinement.threshold)
+            tried[threshold] = cluster_f1(evidence.left, evidence.right, evidence.is_match, clusters)
+        # Of thresholds equally good on the labels, the middle one.
+        tied = sorted(t for t in tried if tried[t] == max(tried.values()))
+        best = tied[len(tied) // 2]
+        settings = settings.with_options(cluster_threshold=best)
+        info.update(cluster_threshold=best, cluster_f1_on_labels=tried[best])
+    return settings, info

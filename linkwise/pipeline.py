@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ from .cluster import connected_components, refine_clusters
 from .compare import ComparisonKernel, compare_pairs
 from .engines.base import get_engine
 from .errors import BlockingError, SettingsError
+from .estimate import blocking_recall, rule_keys
 from .ingest import Records, load_records
+from .labels import LabelOptions, choose_thresholds, label_evidence
 from .memory import reclaim
 from .model import model_from_document, read_model_document
 from .prepare import prepare
@@ -38,8 +40,6 @@ from .progress import Reporter
 from .result import LinkResult
 from .score import match_weights, pairs_at_or_above
 from .settings import Settings
-from .estimate import blocking_recall, rule_keys
-from .labels import LabelEvidence, candidate_positions, labelled_pairs_of_column, read_labelled_pairs
 from .train import MaskCounts, PatternCounts, estimate_u, train
 
 # Pairs compared at a time: bounds the memory of the compare stage (its
@@ -188,20 +188,8 @@ def run(
 
     with _engine_for(engine, engine_options) as eng, Reporter(show=progress) as reporter:
         threads = (engine_options or {}).get("threads")
-        label_options = _LabelOptions(labels, label_column, match_threshold is None, cluster_threshold is None)
+        label_options = LabelOptions(labels, label_column, match_threshold is None, cluster_threshold is None)
         return _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads, label_options)
-
-
-@dataclass(frozen=True)
-class _LabelOptions:
-    labels: Any
-    column: str | None
-    choose_match_threshold: bool
-    choose_cluster_threshold: bool
-
-    @property
-    def given(self) -> bool:
-        return self.labels is not None or self.column is not None
 
 
 def _run(
@@ -212,7 +200,7 @@ def _run(
     model_source: tuple[dict | None, str],
     encoding: str | None,
     threads: int | None,
-    label_options: _LabelOptions | None = None,
+    label_options: LabelOptions | None = None,
 ) -> LinkResult:
     model_doc, model_where = model_source
     if label_options is not None and label_options.labels is not None and label_options.column is not None:
@@ -246,7 +234,7 @@ def _run(
         del keys
     evidence = None
     if label_options is not None and label_options.given:
-        evidence = _label_evidence(label_options, records, engine, kernels, left, right, levels)
+        evidence = label_evidence(label_options, records, engine, kernels, left, right, levels)
     made_by = np.bincount(first_rule(masks, len(settings.blocking_rules)), minlength=len(settings.blocking_rules) + 1)
     reports = [replace(rep, marginal_pairs=int(made_by[r])) for r, rep in enumerate(reports)]
     all_pairs = total_pairs(records, settings.link_type)
@@ -273,7 +261,7 @@ def _run(
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
         del patterns
     if evidence is not None:
-        settings, training["labels"] = _choose_thresholds(settings, label_options, evidence, records.n, left, right, weights)
+        settings, training["labels"] = choose_thresholds(settings, label_options, evidence, records.n, left, right, weights)
     with _stage(reporter, "cluster"):
         linked = pairs_at_or_above(weights, settings.cluster_threshold)
         clusters = connected_components(records.n, left[linked], right[linked])
@@ -297,53 +285,6 @@ def _run(
         inputs=_describe_inputs(inputs),
         estimated_blocking_recall=blocking,
     )
-
-
-def _label_evidence(options: _LabelOptions, records: Records, engine: Any, kernels, left, right, levels) -> LabelEvidence:
-    """The labelled pairs' levels, classes and places among the candidates."""
-    if options.labels is not None:
-        labelled = read_labelled_pairs(options.labels, records, engine=engine)
-    else:
-        from .evaluate_run import truth_codes
-
-        labelled = labelled_pairs_of_column(truth_codes(records, options.column), left, right, options.column)
-    position = candidate_positions(labelled, left, right, records.n)
-    pair_levels = np.empty((len(labelled), levels.shape[1]), dtype=np.uint8)
-    scored = position >= 0
-    pair_levels[scored] = levels[position[scored]]
-    if (~scored).any():
-        # Labelled pairs that blocking missed still show which levels matches reach.
-        pair_levels[~scored] = compare_pairs(kernels, labelled.left[~scored], labelled.right[~scored])
-    return LabelEvidence(labelled.left, labelled.right, pair_levels, labelled.is_match, position)
-
-
-def _choose_thresholds(settings: Settings, options: _LabelOptions, evidence: LabelEvidence, n_records: int,
-                       left: np.ndarray, right: np.ndarray, weights: np.ndarray) -> tuple[Settings, dict]:
-    """The match and cluster thresholds with the best F1 over the labelled pairs (those not given explicitly)."""
-    from .labels import CLUSTER_THRESHOLDS, best_threshold, cluster_f1
-    from .model import probability
-
-    info = evidence.summary()
-    scored = evidence.position >= 0
-    if options.choose_match_threshold and scored.any():
-        missed = int(np.count_nonzero(evidence.is_match[~scored]))
-        threshold, f1 = best_threshold(probability(weights[evidence.position[scored]]), evidence.is_match[scored], missed)
-        settings = settings.with_options(match_threshold=round(threshold, 6))
-        info.update(match_threshold=settings.match_threshold, match_f1_on_labels=f1)
-    if options.choose_cluster_threshold:
-        tried = {}
-        for threshold in CLUSTER_THRESHOLDS:
-            linked = pairs_at_or_above(weights, threshold)
-            clusters = connected_components(n_records, left[linked], right[linked])
-            if settings.cluster_refinement.method == "edge_contraction":
-                clusters = refine_clusters(clusters, left, right, weights, threshold=settings.cluster_refinement.threshold)
-            tried[threshold] = cluster_f1(evidence.left, evidence.right, evidence.is_match, clusters)
-        # Of thresholds equally good on the labels, the middle one.
-        tied = sorted(t for t in tried if tried[t] == max(tried.values()))
-        best = tied[len(tied) // 2]
-        settings = settings.with_options(cluster_threshold=best)
-        info.update(cluster_threshold=best, cluster_f1_on_labels=tried[best])
-    return settings, info
 
 
 def _describe_inputs(inputs: Any) -> list[str | None]:
