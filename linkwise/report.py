@@ -3,8 +3,9 @@
 Sections: run summary (inputs, records, pairs, clusters, time per stage);
 model parameters (m and u of every level and the weight it adds); the
 distribution of match weights; the distribution of cluster sizes; the blocking
-rules and their pairs; a sample of borderline pairs, each explained; and, with
-a truth column, precision and recall against the threshold.
+rules and their pairs; a sample of borderline pairs, each explained; the
+accuracy estimated without labels; and, with a truth column, precision and
+recall against the threshold.
 
 Charts are Vega-Lite specifications made with Altair, drawn in the page by
 Vega-Embed, whose JavaScript (from the ``vl-convert-python`` package) is
@@ -497,6 +498,35 @@ def borderline_section(run: Run, n: int, *, seed: int = 0) -> Section:
     return Section("borderline", "Borderline pairs, explained", "".join(parts), charts)
 
 
+def estimate_section(run: Run) -> Section:
+    """Label-free estimates of precision and recall, from the model's own probabilities."""
+    from .evaluate_run import estimate_output
+
+    estimate = estimate_output(run.out_dir)
+
+    def row(what: str, measures: dict) -> list[tuple[str, str, str, str]]:
+        return [
+            (what, name, f"{e.value:.4f}", f"{e.low:.4f} – {e.high:.4f}")
+            for name, e in measures.items()
+            if name in ("precision", "recall", "f1")
+        ]
+
+    rows = row(f"pairs at p ≥ {estimate.threshold:g}", estimate.scored_pairs) + row("pairs inside clusters", estimate.cluster_pairs)
+    if estimate.blocking_recall is not None:
+        b = estimate.blocking_recall
+        rows.append(("blocking", "recall", f"{b.value:.4f}", f"{b.low:.4f} – {b.high:.4f}"))
+    m = estimate.expected_matches
+    body = (
+        "<p>How accurate the run probably is, estimated without any labels: from the probability the model "
+        "gives each pair, and, for the matches blocking never made, from which rules caught the likely matches. "
+        f"The model expects about {m.value:,.0f} matching pairs in all ({m.low:,.0f} – {m.high:,.0f}). "
+        "The ranges span the modelling assumptions; they are not confidence intervals. "
+        "A truth column (<code>--truth</code>) gives measured figures instead.</p>"
+        + _table(["of", "measure", "estimate", "range"], rows, numeric=(2,))
+    )
+    return Section("estimate", "Estimated accuracy (no labels)", body)
+
+
 def truth_section(run: Run, truth: str) -> Section:
     from .evaluate import precision_recall_curve
     from .evaluate_run import truth_codes
@@ -628,6 +658,7 @@ def build_report(run: Run, *, truth: str | None = None, borderline: int = 8, see
         clusters_section(run),
         blocking_section(run),
         borderline_section(run, borderline, seed=seed),
+        estimate_section(run),
     ]
     if truth is not None:
         sections.append(truth_section(run, truth))

@@ -162,7 +162,7 @@ def test_demo_prints_metrics_and_where_outputs_are(tmp_path):
     report = tmp_path / "demo" / "output" / "report.html"
     assert result.output.rstrip().endswith(f"Report: {report}")
     text = report.read_text(encoding="utf-8")
-    for section in ("summary", "model", "weights", "clusters", "blocking", "borderline", "truth"):
+    for section in ("summary", "model", "weights", "clusters", "blocking", "borderline", "estimate", "truth"):
         assert f'<section id="{section}">' in text
 
 

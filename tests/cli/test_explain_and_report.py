@@ -17,7 +17,7 @@ from linkwise import datasets
 from linkwise.cli import main
 
 SETTINGS = str(Path(__file__).resolve().parents[2] / "linkwise" / "data" / "people_settings.json")
-SECTIONS = ("summary", "model", "weights", "clusters", "blocking", "borderline")
+SECTIONS = ("summary", "model", "weights", "clusters", "blocking", "borderline", "estimate")
 
 
 def invoke(*args):
@@ -173,3 +173,14 @@ def test_importing_linkwise_loads_no_charting_or_browser_library():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_report_estimates_precision_and_recall_without_labels(run_dir, tmp_path):
+    path = tmp_path / "report.html"
+    assert invoke("report", run_dir, "-o", path, "--pairs", "1").exit_code == 0
+    section = re.search(r'<section id="estimate">(.*?)</section>', path.read_text(encoding="utf-8"), re.S).group(1)
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>(\w+)</td><td[^>]*>([0-9.]+)</td><td>([0-9.]+) – ([0-9.]+)</td></tr>", section)
+    measured = {(of.split(" at ")[0].split(" inside ")[0], name) for of, name, *_ in rows}
+    assert {("pairs", "precision"), ("pairs", "recall"), ("pairs", "f1")} <= measured
+    for _, _, value, low, high in rows:
+        assert 0.0 <= float(low) <= float(value) <= float(high) <= 1.0

@@ -29,6 +29,7 @@ SECTION_TITLES = (
     "Cluster-size distribution",
     "Blocking rules",
     "Borderline pairs, explained",
+    "Estimated accuracy (no labels)",
     "Precision and recall against threshold",
 )
 
