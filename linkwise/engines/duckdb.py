@@ -138,7 +138,19 @@ class DuckDBEngine:
                 " encoding = $encoding, max_line_size = 64000000, strict_mode = false, null_padding = true)"
             )
             params = {"path": path, "encoding": encoding or "utf-8"}
-        return self._connection().sql(sql, params=params).to_arrow_table()
+        connection = self._connection()
+        import duckdb
+
+        try:
+            return connection.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error:
+            if file_format == "parquet":
+                raise
+            # The lenient options can lead DuckDB's dialect sniffer astray (a ';'
+            # in quoted text taken for the delimiter, then a quoted line break
+            # the parallel reader refuses): read again with its defaults.
+            plain = "SELECT * FROM read_csv($path, all_varchar = true, header = true, union_by_name = true, encoding = $encoding)"
+            return connection.sql(plain, params=params).to_arrow_table()
 
     def _connection(self) -> Any:
         """DuckDB, started on first use: a run on one Parquet file never needs it."""
