@@ -322,8 +322,14 @@ def _source_labels(table: pa.Table, settings: Settings, name: str) -> pa.Array:
 def _used_columns(names: list[str], settings: Settings, where: str, extra: Sequence[str]) -> list[str]:
     """Check an input's column names against the settings; return the ones to keep, in input order.
 
-    Kept are the id column, the columns the settings use and those of ``extra`` that exist.
+    Kept are the id column, the columns the settings use and those of ``extra``
+    that exist. Names are checked as the settings' ``rename`` calls them; the
+    input's own names are returned.
     """
+    if settings.rename:
+        renamed = settings.renamed(names)
+        kept = set(_used_columns(renamed, replace(settings, rename=()), where, extra))
+        return [name for name, new in zip(names, renamed) if new in kept]
     if not names:
         raise InputError(f"{where} has no columns")
     id_column = settings.unique_id_column
@@ -364,6 +370,8 @@ def load_records(
         where = f"input '{data}'" if isinstance(data, (str, Path)) else f"input '{name}'"
         keep = partial(_used_columns, settings=settings, where=where, extra=extra_columns)
         table = to_arrow(data, where=where, engine=engine, encoding=encoding, keep=keep, id_column=id_column)
+        if settings.rename:
+            table = table.rename_columns(settings.renamed(table.column_names))
         if table.num_rows == 0:
             raise InputError(f"{where} has a header but no rows")
         if id_column is not None:
