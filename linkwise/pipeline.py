@@ -237,6 +237,10 @@ def _run(
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
         del patterns
+        if settings.one_to_one and settings.link_type == "link":
+            from .one_to_one import one_to_one_weights
+
+            weights = one_to_one_weights(weights, left, right, records.n)
     with _stage(reporter, "cluster"):
         linked = pairs_at_or_above(weights, settings.cluster_threshold)
         clusters = connected_components(records.n, left[linked], right[linked])
