@@ -158,12 +158,29 @@ def run(
     cluster_threshold: float | None = None,
     progress: bool = False,
     engine_options: dict | None = None,
+    zero_config: dict | None = None,
 ) -> LinkResult:
-    """Run the whole pipeline and return a :class:`LinkResult` (nothing is written)."""
+    """Run the whole pipeline and return a :class:`LinkResult` (nothing is written).
+
+    Without settings (and without a model) the settings are chosen from the
+    data (:func:`linkwise.auto.choose_settings`, given the options in
+    ``zero_config``: ``exclude``, ``rename``, ``max_pairs``); what was chosen
+    and why is in ``result.zero_config``.
+    """
     model_doc, model_where = None, "model"
     if model is not None:
         model_doc, model_settings, model_where = _load_model(model)
         settings = settings if settings is not None else model_settings
+    chosen = None
+    if settings is None:
+        # Zero configuration: settings chosen from the data (see linkwise.auto).
+        from .auto import choose_settings
+
+        own_engine = engine if hasattr(engine, "block_stats") else None
+        chosen = choose_settings(
+            inputs, link_type=link_type or "dedupe", encoding=encoding, engine=own_engine, **(zero_config or {})
+        )
+        settings = chosen.settings
     settings = resolve_settings(settings)
     changes: dict[str, Any] = {}
     if link_type is not None and link_type != settings.link_type:
@@ -177,7 +194,9 @@ def run(
 
     with _engine_for(engine, engine_options) as eng, Reporter(show=progress) as reporter:
         threads = (engine_options or {}).get("threads")
-        return _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads)
+        result = _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads)
+    result.zero_config = chosen
+    return result
 
 
 def _run(
@@ -296,11 +315,13 @@ def dedupe(data: Any, settings: Any = None, **options: Any) -> LinkResult:
         A CSV or Parquet path (file, glob or folder), a pandas or polars
         DataFrame, or an Arrow table.
     settings:
-        :class:`Settings`, a mapping, or a JSON/YAML file.
+        :class:`Settings`, a mapping, or a JSON/YAML file. Without settings
+        they are chosen from the data (zero configuration).
     **options:
         ``model`` (a model file or result to score with, without training),
         ``engine``, ``encoding``, ``match_threshold``, ``cluster_threshold``,
-        ``progress``, ``engine_options``.
+        ``progress``, ``engine_options``, ``zero_config`` (options for the
+        choice of settings: ``exclude``, ``rename``, ``max_pairs``).
 
     Examples
     --------

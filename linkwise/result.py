@@ -49,6 +49,7 @@ class LinkResult:
     timings: dict[str, float]
     total_pairs: float
     inputs: list[str | None] = field(default_factory=list)
+    zero_config: Any = None  # linkwise.auto.ChosenSettings, when the settings were chosen from the data
 
     # -- tables -----------------------------------------------------------------
     @property
@@ -180,6 +181,8 @@ class LinkResult:
             writer.json("model.json", self.model_document())
             writer.json("settings.json", self.settings.to_dict())
             writer.json("summary.json", self.summary())
+            if self.zero_config is not None:
+                writer.json("zero_config.json", self.zero_config.to_dict())
         return out_dir
 
     # -- evaluation ---------------------------------------------------------------

@@ -1,0 +1,460 @@
+"""Zero configuration: settings chosen from the data itself.
+
+``linkwise dedupe data.csv -o out`` with no settings profiles the columns
+(:mod:`linkwise.profile`), turns each column's role into a comparison built
+from the templates of :mod:`linkwise.templates`, chooses blocking rules that
+keep the estimated recall high within a budget of candidate pairs
+(:mod:`linkwise.auto_blocking`), and writes all of it as an ordinary
+``settings.json`` that a person can read, edit and run again with
+``--settings``.
+
+The principles, rather than constants tuned to one table:
+
+* a column is evidence only if it describes the entity: record keys,
+  grouping labels, source tags, constant and (almost) empty columns are left
+  out, each with a note saying why;
+* each role gets the comparison an expert would write for it; exact agreement
+  is adjusted for how common the value is where values are skewed
+  (a shared surname Smith says less than a shared surname Zelinski);
+* columns that say the same thing are compared once: a city or state that
+  follows from the postal code becomes a weaker level of one location
+  comparison, and a house number is compared together with its street;
+* blocking rules are chosen by what they find, measured on the likely matches
+  of a first, cautious pass, and what they cost, counted exactly from block
+  sizes.
+
+>>> from linkwise import datasets
+>>> chosen = choose_settings(datasets.people(2000, seed=3))
+>>> [c.name for c in chosen.settings.comparisons][:3]
+['first_name', 'middle_name', 'last_name']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .errors import InputError, SettingsError, did_you_mean
+from .profile import ColumnProfile, TableProfile, name_words, profile_table, read_sources
+from .settings import Settings
+from . import templates
+
+# Roles that are never evidence of identity.
+LEFT_OUT_ROLES = ("id_like", "source", "empty", "constant")
+# Exact agreement is term-frequency adjusted when agreeing by chance is this
+# many times likelier than with evenly spread values.
+TF_SKEW = 1.5
+# ... or when the commonest value is this many times commoner than an average one.
+COMMON_VALUE = 10
+# A column that another determines for this share of records adds little of its own.
+DEPENDENT = 0.8
+# Values that are one letter: enough of them and a name column gets an "initial" level.
+INITIALS = 0.01
+_NAME_ROLES = ("given_name", "surname", "string")
+_LOCATION_ORDER = ("postal_code", "city", "state")
+
+
+@dataclass(frozen=True)
+class Note:
+    """Why a column was left out, combined, or compared as it is."""
+
+    column: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.column}: {self.text}"
+
+
+@dataclass
+class ComparisonPlan:
+    """The comparisons and column cleaning chosen for a table."""
+
+    comparisons: list[dict[str, Any]]
+    standardise: dict[str, list[Any]]
+    unique_id_column: str | None
+    used: dict[str, str]  # column -> role, for the columns compared
+    notes: list[Note] = field(default_factory=list)
+
+
+def parse_column_map(pairs: Iterable[str]) -> dict[str, str]:
+    """``["a_col=b_col", ...]`` -> ``{"b_col": "a_col"}``: rename the other sources' columns."""
+    out: dict[str, str] = {}
+    for item in pairs:
+        if "=" not in item:
+            raise SettingsError(f"--map '{item}': write it as first_source_column=other_source_column")
+        first, other = (part.strip() for part in item.split("=", 1))
+        if not first or not other:
+            raise SettingsError(f"--map '{item}': both column names are needed")
+        out[other] = first
+    return out
+
+
+# -- comparisons ---------------------------------------------------------------------
+def _skewed(p: ColumnProfile) -> bool:
+    """Whether agreeing on a common value should count for less than on a rare one.
+
+    Either values are unevenly spread overall (names), or a few values are far
+    commoner than the rest (placeholder dates, "Editorial" among titles).
+    """
+    return p.skew >= TF_SKEW or p.top_share * p.distinct >= COMMON_VALUE
+
+
+def _initial_share(p: ColumnProfile) -> float:
+    return p.shares.get("initial", 0.0)
+
+
+def _name_levels(p: ColumnProfile) -> list[dict[str, Any]]:
+    """Levels for a name (or any short string compared by spelling)."""
+    levels: list[dict[str, Any]] = [{"type": "exact", "tf_adjust": _skewed(p)}]
+    initials = _initial_share(p)
+    if initials < 0.1:
+        # One edit apart; meaningless when many values are single letters (J and K are one edit apart).
+        levels.append({"type": "damerau_levenshtein", "max": 1})
+    levels += [{"type": "jaro_winkler", "threshold": 0.9}, {"type": "jaro_winkler", "threshold": 0.8}]
+    if initials >= INITIALS:
+        levels.append({"type": "prefix", "length": 1, "label": "same initial"})
+    return levels
+
+
+def _digits_of(p: ColumnProfile) -> list[str]:
+    return ["".join(ch for ch in v if ch.isdigit()) for v in p.sample[:5000]]
+
+
+def _usual_digit_count(p: ColumnProfile) -> int:
+    counts = [len(d) for d in _digits_of(p) if d]
+    return int(np.bincount(counts).argmax()) if counts else 10
+
+
+def _cleaning(p: ColumnProfile) -> list[Any]:
+    """The column-level standardisers for a role."""
+    role = p.role
+    if role in ("given_name", "surname", "string", "city", "street_address", "text", "full_name"):
+        steps: list[Any] = ["fold_accents", "lower", "strip_punctuation", "trim"]
+        if role == "full_name":
+            steps.append("sort_tokens")
+        return steps
+    if role in ("date_of_birth", "date"):
+        return [{"parse_date": p.date_order}]
+    if role == "postal_code":
+        if p.shares.get("zip", 0) + p.shares.get("digits", 0) > 0.5 and p.digit_length:
+            # Digit codes with extensions (ZIP+4): keep the usual length.
+            return ["digits_only"] + ([{"first_n": p.digit_length}] if p.max_length > p.digit_length + 1 else [])
+        return ["upper", "strip_punctuation", "remove_spaces"]
+    if role == "phone":
+        return ["digits_only", {"last_n": min(_usual_digit_count(p), 10)}]
+    if role == "email":
+        return ["lower", "trim"]
+    if role in ("house_number", "identifier"):
+        if p.shares.get("digits", 0) > 0.9:
+            return ["digits_only"]
+        return ["upper", "strip_punctuation", "remove_spaces"]
+    if role in ("sex", "state", "categorical"):
+        return ["lower", "strip_punctuation", "trim"]
+    if role in ("numeric", "year"):
+        return ["trim"]
+    return ["trim"]
+
+
+def _role_levels(p: ColumnProfile) -> list[dict[str, Any]]:
+    """The levels of a one-column comparison for a role, from the templates where one fits."""
+    role, col = p.role, p.name
+    if role in _NAME_ROLES:
+        return _name_levels(p)
+    if role == "full_name":
+        return [
+            {"type": "exact", "tf_adjust": _skewed(p)},
+            {"type": "damerau_levenshtein", "max": 1},
+            {"type": "jaro_winkler", "threshold": 0.9},
+            {"type": "jaccard", "threshold": 0.5, "label": "shares a name"},
+            {"type": "jaro_winkler", "threshold": 0.8},
+        ]
+    if role in ("date_of_birth", "date"):
+        return templates.date_of_birth(col)["levels"]
+    if role == "postal_code":
+        return templates.postal_code(col, tf_adjust=_skewed(p))["levels"]
+    if role == "email":
+        return templates.email(col)["levels"]
+    if role == "phone":
+        return templates.phone(col)["levels"]
+    if role == "street_address":
+        return templates.street_address(col, tf_adjust=_skewed(p))["levels"]
+    if role == "city":
+        return [{"type": "exact", "tf_adjust": _skewed(p)}, {"type": "jaro_winkler", "threshold": 0.9}]
+    if role in ("house_number",):
+        return [{"type": "exact"}, {"type": "damerau_levenshtein", "max": 1}]
+    if role == "identifier":
+        return [{"type": "exact"}, {"type": "damerau_levenshtein", "max": 1}, {"type": "levenshtein", "max": 2}]
+    if role == "text":
+        levels = templates.text(col)["levels"]
+        return levels
+    if role == "year":
+        return [{"type": "exact"}, {"type": "abs_diff", "max": 1}]
+    if role == "numeric":
+        return templates.numeric(col)["levels"]
+    # sex, state, categorical
+    return templates.exact_match(col, tf_adjust=_skewed(p))["levels"]
+
+
+def _single(p: ColumnProfile) -> dict[str, Any]:
+    return {"name": p.name, "column": p.name, "levels": _levels(p)}
+
+
+def _levels(p: ColumnProfile) -> list[dict[str, Any]]:
+    """The levels for a role; exact agreement adjusted for common values where values are skewed."""
+    levels = [dict(lv) for lv in _role_levels(p)]
+    if levels[0]["type"] == "exact":
+        levels[0]["tf_adjust"] = _skewed(p)
+        if not levels[0]["tf_adjust"]:
+            del levels[0]["tf_adjust"]
+    return levels
+
+
+def _dependence(table: pa.Table, head: str, other: str, steps: Mapping[str, list[Any]]) -> float:
+    """Share of records (with both values) whose ``other`` is the most common one for their ``head``.
+
+    1.0 when ``head`` determines ``other`` (city from postal code); near the
+    share of the commonest value when the two are unrelated.
+    """
+    from .standardise import parse_steps, standardise_column
+
+    a, _ = standardise_column(table[head], parse_steps(steps.get(head, [])))
+    b, b_values = standardise_column(table[other], parse_steps(steps.get(other, [])))
+    both = (a >= 0) & (b >= 0)
+    if both.sum() < 20:
+        return 0.0
+    a, b = a[both].astype(np.int64), b[both].astype(np.int64)
+    joint = np.unique(a * (len(b_values) + 1) + b, return_counts=True)
+    head_of = joint[0] // (len(b_values) + 1)
+    # For each head value, the count of its commonest other value.
+    order = np.lexsort((-joint[1], head_of))
+    first = np.r_[True, head_of[order][1:] != head_of[order][:-1]]
+    return float(joint[1][order][first].sum() / both.sum())
+
+
+def _location(profiles: list[ColumnProfile], table: pa.Table, steps: dict[str, list[Any]], notes: list[Note]) -> list[dict[str, Any]]:
+    """Postal code, city and state: one comparison where the finer determines the coarser."""
+    by_role: dict[str, ColumnProfile] = {}
+    for p in profiles:
+        if p.role in _LOCATION_ORDER and p.role not in by_role:
+            by_role[p.role] = p
+    comparisons: list[dict[str, Any]] = []
+    present = [by_role[r] for r in _LOCATION_ORDER if r in by_role]
+    while present:
+        head, rest = present[0], present[1:]
+        joined = [p for p in rest if _dependence(table, head.name, p.name, steps) >= DEPENDENT]
+        if not joined:
+            comparisons.append(_single(head))
+            present = rest
+            continue
+        columns = [head.name] + [p.name for p in joined]
+        levels = [dict(lv, columns=[head.name]) for lv in _levels(head)]
+        for p in joined:
+            first = _levels(p)[0]
+            levels.append(dict(first, columns=[p.name]))
+            if p.role == "city":
+                levels.append({"type": "jaro_winkler", "threshold": 0.9, "columns": [p.name]})
+        comparisons.append({"name": "location" if len(columns) > 2 else "_".join(columns), "columns": columns, "levels": levels})
+        names = " and ".join(f"'{p.name}'" for p in joined)
+        notes.append(Note(head.name, f"{names} mostly follow from it: compared as weaker levels of one comparison, not as independent evidence"))
+        present = [p for p in rest if p not in joined]
+    return comparisons
+
+
+def _address(profiles: list[ColumnProfile]) -> tuple[list[dict[str, Any]], list[Note]]:
+    """A house number is evidence only together with its street: one comparison of both."""
+    numbers = [p for p in profiles if p.role == "house_number"]
+    streets = [p for p in profiles if p.role == "street_address"]
+    comparisons, notes = [], []
+    if numbers and streets:
+        number, street = numbers[0], streets[0]
+        cols = [number.name, street.name]
+        tf = _skewed(street)
+        comparisons.append({
+            "name": f"{number.name}_{street.name}",
+            "columns": cols,
+            "levels": [
+                {"type": "exact", "tf_adjust": tf, "label": "same number and street"},
+                {"type": "jaro_winkler", "threshold": 0.9, "label": "same number, street spelt alike"},
+                {"type": "exact", "columns": [street.name], "tf_adjust": tf},
+                {"type": "jaro_winkler", "threshold": 0.9, "columns": [street.name]},
+                {"type": "jaccard", "threshold": 0.5, "columns": [street.name]},
+                {"type": "exact", "columns": [number.name]},
+            ],
+        })
+        notes.append(Note(number.name, f"compared together with '{street.name}': a house number alone says little"))
+        numbers, streets = numbers[1:], streets[1:]
+    comparisons += [_single(p) for p in numbers + streets]
+    return comparisons, notes
+
+
+def plan_comparisons(profile: TableProfile, table: pa.Table, *, exclude: Sequence[str] = ()) -> ComparisonPlan:
+    """Comparisons and cleaning for every column that is evidence; notes for the others."""
+    names = [c.name for c in profile.columns]
+    for col in exclude:
+        if col not in names:
+            raise SettingsError(f"--exclude '{col}': no such column.{did_you_mean(col, names)} Columns: {', '.join(names)}")
+    notes: list[Note] = []
+    unique_id = next(
+        (c.name for c in profile.columns if c.role == "id_like" and c.unique_within_sources and c.nulls == 0), None
+    )
+    usable: list[ColumnProfile] = []
+    for p in profile.columns:
+        if p.name in exclude:
+            notes.append(Note(p.name, "left out, as asked (--exclude)"))
+        elif p.name == unique_id:
+            notes.append(Note(p.name, "every record has its own value: used as the record id, not compared"))
+        elif p.role in LEFT_OUT_ROLES:
+            notes.append(Note(p.name, f"left out: {p.reason}"))
+        elif p.top_share >= 0.95 and p.role not in ("sex",):
+            notes.append(Note(p.name, f"left out: one value holds {p.top_share:.0%} of the records"))
+        else:
+            usable.append(p)
+    if not usable:
+        raise InputError(
+            "zero configuration found no column to compare: every column is an id, a label, constant or empty"
+            + (f" ({'; '.join(map(str, notes))})" if notes else "")
+        )
+    standardise = {p.name: _cleaning(p) for p in usable}
+    comparisons: list[dict[str, Any]] = []
+    location_roles = [p for p in usable if p.role in _LOCATION_ORDER]
+    address_parts = [p for p in usable if p.role in ("house_number", "street_address")]
+    grouped = {p.name for p in location_roles + address_parts}
+    for p in usable:
+        if p.name not in grouped:
+            comparisons.append(_single(p))
+    address, address_notes = _address(address_parts)
+    comparisons += address
+    notes += address_notes
+    comparisons += _location(location_roles, table, standardise, notes)
+    # Keep the table's column order, so the settings read like the data.
+    position = {name: i for i, name in enumerate(names)}
+    comparisons.sort(key=lambda c: position[c.get("column") or c["columns"][0]])
+    used = {p.name: p.role for p in usable}
+    return ComparisonPlan(comparisons, standardise, unique_id, used, notes)
+
+
+def describe_comparison(spec: Mapping[str, Any]) -> str:
+    """One line for people: the levels of a comparison, strongest first."""
+    from .settings import Comparison
+
+    comparison = Comparison.parse(dict(spec), spec["name"])
+    labels = []
+    for level in comparison.levels:
+        label = level.label
+        if level.tf_adjust:
+            label += " (adjusted for common values)"
+        labels.append(label)
+    return ", ".join(labels)
+
+
+# -- the whole choice ------------------------------------------------------------------
+@dataclass
+class ChosenSettings:
+    """What zero configuration chose, and why: settings, profile, notes, blocking report."""
+
+    settings: Settings
+    profile: TableProfile
+    notes: list[Note]
+    roles: dict[str, str]
+    blocking: Any  # auto_blocking.BlockingChoice
+
+    def summary(self) -> str:
+        """The chosen settings, for people."""
+        lines = ["Comparisons (chosen from the columns' names and values):"]
+        for comp in self.settings.comparisons:
+            cols = ", ".join(comp.columns)
+            role = "/".join(dict.fromkeys(self.roles.get(c, "?") for c in comp.columns))
+            lines.append(f"  {comp.name:<22} {role:<16} {describe_comparison(comp.to_json())}" if len(comp.columns) == 1
+                         else f"  {comp.name:<22} {role:<16} [{cols}] {describe_comparison(comp.to_json())}")
+        if self.notes:
+            lines.append("Notes:")
+            lines += [f"  {note}" for note in self.notes]
+        lines.append(self.blocking.summary())
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings.to_dict(),
+            "roles": self.roles,
+            "notes": [{"column": n.column, "note": n.text} for n in self.notes],
+            "blocking": self.blocking.to_dict(),
+            "profile": self.profile.to_dict(),
+        }
+
+
+def default_budget(n_records: int) -> int:
+    """Candidate pairs allowed by default: grows with the data (20 a record), at least two million."""
+    return max(2_000_000, 20 * int(n_records))
+
+
+def choose_settings(
+    inputs: Any,
+    *,
+    link_type: str = "dedupe",
+    exclude: Sequence[str] = (),
+    rename: Mapping[str, str] | None = None,
+    max_pairs: int | None = None,
+    encoding: str | None = None,
+    engine: Any = None,
+    seed: int = 42,
+) -> ChosenSettings:
+    """Profile the inputs and choose comparisons and blocking rules for them.
+
+    Parameters
+    ----------
+    inputs:
+        What :func:`linkwise.dedupe` or :func:`linkwise.link` would take: a
+        path, a data frame, an Arrow table, or a list of them.
+    link_type:
+        ``"dedupe"``, ``"link"`` or ``"link_and_dedupe"``.
+    exclude:
+        Columns never to compare (for example a truth column kept for evaluation).
+    rename:
+        ``{other_source_column: first_source_column}`` for sources that name a
+        column differently (``--map a_col=b_col``).
+    max_pairs:
+        Budget of candidate pairs (default :func:`default_budget`).
+    """
+    from .auto_blocking import choose_blocking
+
+    rename = dict(rename or {})
+    table, sources, names = read_sources(inputs, encoding=encoding, engine=engine, rename=rename)
+    if link_type != "dedupe" and len(names) < 2:
+        raise InputError("link needs two or more inputs")
+    multi = len(names) > 1
+    profile = profile_table(table, sources=sources if multi else None, source_names=names, seed=seed)
+    plan = plan_comparisons(profile, table, exclude=exclude)
+    budget = int(max_pairs) if max_pairs else default_budget(table.num_rows)
+    base: dict[str, Any] = {
+        "link_type": link_type,
+        "unique_id_column": plan.unique_id_column,
+        "standardise": plan.standardise,
+        "comparisons": plan.comparisons,
+        "max_candidate_pairs": budget,
+        "seed": seed,
+    }
+    if rename:
+        base["rename"] = rename
+    notes = list(plan.notes)
+    if link_type == "link":
+        # Linking (not deduplicating) sources: each holds an entity at most once.
+        base["one_to_one"] = True
+        # One partner per record: clusters cannot chain, so a pair that is a match links its records.
+        base["cluster_threshold"] = 0.5
+        notes.append(Note("(link)", "each source is taken to hold an entity at most once, so a record's candidate "
+                                    "partners compete ('one_to_one'; use --dedupe-sources if a source has duplicates)"))
+    blocking = choose_blocking(
+        table, sources, base, roles=plan.used, budget=budget, engine=engine, multi_source=multi
+    )
+    settings = Settings.from_dict({**base, "blocking_rules": [r.to_json() for r in blocking.rules]})
+    roles = {p.name: p.role for p in profile.columns}
+    return ChosenSettings(settings, profile, notes, roles, blocking)
+
+
+def is_name_like(column: str) -> bool:
+    """Whether a column's name is about a person's name (used by the blocking keys)."""
+    return "name" in name_words(column)
