@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import InputError, SettingsError, did_you_mean
+from .auto_blocking import CleanColumns
 from .profile import ColumnProfile, TableProfile, name_words, profile_table, read_sources
 from .settings import Settings
 from . import templates
@@ -78,6 +79,7 @@ class ComparisonPlan:
     unique_id_column: str | None
     used: dict[str, str]  # column -> role, for the columns compared
     notes: list[Note] = field(default_factory=list)
+    columns: Any = None  # auto_blocking.CleanColumns: the compared columns, cleaned once
 
 
 def parse_column_map(pairs: Iterable[str]) -> dict[str, str]:
@@ -213,29 +215,27 @@ def _levels(p: ColumnProfile) -> list[dict[str, Any]]:
     return levels
 
 
-def _dependence(table: pa.Table, head: str, other: str, steps: Mapping[str, list[Any]]) -> float:
+def _dependence(columns: CleanColumns, head: str, other: str) -> float:
     """Share of records (with both values) whose ``other`` is the most common one for their ``head``.
 
     1.0 when ``head`` determines ``other`` (city from postal code); near the
     share of the commonest value when the two are unrelated.
     """
-    from .standardise import parse_steps, standardise_column
-
-    a, _ = standardise_column(table[head], parse_steps(steps.get(head, [])))
-    b, b_values = standardise_column(table[other], parse_steps(steps.get(other, [])))
+    a, b = columns.column_codes(head), columns.column_codes(other)
     both = (a >= 0) & (b >= 0)
     if both.sum() < 20:
         return 0.0
     a, b = a[both].astype(np.int64), b[both].astype(np.int64)
-    joint = np.unique(a * (len(b_values) + 1) + b, return_counts=True)
-    head_of = joint[0] // (len(b_values) + 1)
+    width = int(b.max()) + 1
+    joint, counts = np.unique(a * width + b, return_counts=True)
+    head_of = joint // width
     # For each head value, the count of its commonest other value.
-    order = np.lexsort((-joint[1], head_of))
+    order = np.lexsort((-counts, head_of))
     first = np.r_[True, head_of[order][1:] != head_of[order][:-1]]
-    return float(joint[1][order][first].sum() / both.sum())
+    return float(counts[order][first].sum() / both.sum())
 
 
-def _location(profiles: list[ColumnProfile], table: pa.Table, steps: dict[str, list[Any]], notes: list[Note]) -> list[dict[str, Any]]:
+def _location(profiles: list[ColumnProfile], columns: CleanColumns, notes: list[Note]) -> list[dict[str, Any]]:
     """Postal code, city and state: one comparison where the finer determines the coarser."""
     by_role: dict[str, ColumnProfile] = {}
     for p in profiles:
@@ -245,7 +245,7 @@ def _location(profiles: list[ColumnProfile], table: pa.Table, steps: dict[str, l
     present = [by_role[r] for r in _LOCATION_ORDER if r in by_role]
     while present:
         head, rest = present[0], present[1:]
-        joined = [p for p in rest if _dependence(table, head.name, p.name, steps) >= DEPENDENT]
+        joined = [p for p in rest if _dependence(columns, head.name, p.name) >= DEPENDENT]
         if not joined:
             comparisons.append(_single(head))
             present = rest
@@ -329,12 +329,13 @@ def plan_comparisons(profile: TableProfile, table: pa.Table, *, exclude: Sequenc
     address, address_notes = _address(address_parts)
     comparisons += address
     notes += address_notes
-    comparisons += _location(location_roles, table, standardise, notes)
+    columns = CleanColumns(table, standardise)
+    comparisons += _location(location_roles, columns, notes)
     # Keep the table's column order, so the settings read like the data.
     position = {name: i for i, name in enumerate(names)}
     comparisons.sort(key=lambda c: position[c.get("column") or c["columns"][0]])
     used = {p.name: p.role for p in usable}
-    return ComparisonPlan(comparisons, standardise, unique_id, used, notes)
+    return ComparisonPlan(comparisons, standardise, unique_id, used, notes, columns)
 
 
 def describe_comparison(spec: Mapping[str, Any]) -> str:
@@ -448,7 +449,7 @@ def choose_settings(
         notes.append(Note("(link)", "each source is taken to hold an entity at most once, so a record's candidate "
                                     "partners compete ('one_to_one'; use --dedupe-sources if a source has duplicates)"))
     blocking = choose_blocking(
-        table, sources, base, roles=plan.used, budget=budget, engine=engine, multi_source=multi
+        table, sources, base, roles=plan.used, budget=budget, engine=engine, multi_source=multi, columns=plan.columns
     )
     settings = Settings.from_dict({**base, "blocking_rules": [r.to_json() for r in blocking.rules]})
     roles = {p.name: p.role for p in profile.columns}

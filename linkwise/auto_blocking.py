@@ -56,7 +56,8 @@ _KEYS: dict[str, list[tuple[str, list[Any]]]] = {
 }
 _DEFAULT_KEYS = [("exact", [])]
 MAX_PROBE_RULES = 48
-MIN_GAIN = 0.001  # a rule must add this share of the likely matches
+MIN_GAIN = 0.001  # a rule must add this share of the likely matches,
+MIN_YIELD = 0.001  # and at least one likely match per this many of its pairs (a thousand pairs for one match)
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,8 @@ class BlockingChoice:
         }
 
 
-class _Keys:
-    """Block keys of the records (in table row order), each column cleaned once."""
+class CleanColumns:
+    """The compared columns cleaned and dictionary-encoded once (in table row order), and keys from them."""
 
     def __init__(self, table: pa.Table, standardise: Mapping[str, list[Any]]) -> None:
         self._table = table
@@ -182,9 +183,18 @@ class _Keys:
             self._codes[memo] = (codes, len(values))
         return self._codes[memo]
 
+    def column_codes(self, column: str) -> np.ndarray:
+        """The code of each record's cleaned value (-1 where missing)."""
+        return self._column(column)[0]
+
     def rule_keys(self, variants: Sequence[KeyVariant]) -> np.ndarray:
         """One int64 key per record for a rule (-1 where a key is missing)."""
         parts = [self.codes(v) for v in variants]
+        if len(parts) == 1:
+            return parts[0][0].astype(np.int64)
+        if len(parts) == 2:
+            (a, _), (b, size) = parts
+            return np.where((a >= 0) & (b >= 0), a.astype(np.int64) * max(size, 1) + b, -1)
         return _block_key(np.stack([c for c, _ in parts], axis=1), [n for _, n in parts])
 
 
@@ -195,7 +205,7 @@ def key_variants(column: str, role: str) -> list[KeyVariant]:
     ]
 
 
-def _count_pairs(keys: _Keys, rules: list[tuple[KeyVariant, ...]], sources: np.ndarray, link_type: str, engine: Any, chunk: int = 16) -> list[int]:
+def _count_pairs(keys: CleanColumns, rules: list[tuple[KeyVariant, ...]], sources: np.ndarray, link_type: str, engine: Any, chunk: int = 16) -> list[int]:
     """Each rule's pairs, counted by the engine from block sizes."""
     counts: list[int] = []
     for start in range(0, len(rules), chunk):
@@ -226,11 +236,35 @@ class _engine:
             self._made.close()
 
 
-def _candidates(keys: _Keys, variants: list[KeyVariant], sources: np.ndarray, link_type: str, budget: int, engine: Any) -> list[Candidate]:
-    rules: list[tuple[KeyVariant, ...]] = [(v,) for v in variants]
-    rules += [(a, b) for a, b in itertools.combinations(variants, 2) if a.column != b.column]
-    counts = _count_pairs(keys, rules, sources, link_type, engine)
-    return [Candidate(r, n) for r, n in zip(rules, counts) if 0 < n <= budget]
+def _candidates(
+    keys: CleanColumns, variants: list[KeyVariant], sources: np.ndarray, link_type: str, budget: int, engine: Any
+) -> list[Candidate]:
+    """Single keys, and pairs of keys from different columns, with their pairs within the budget.
+
+    A pair of keys is tried only when each key alone makes more pairs than
+    there are records: a cheaper single key is the better rule already.
+    """
+    singles = [(v,) for v in variants]
+    counts = dict(zip(singles, _count_pairs(keys, singles, sources, link_type, engine)))
+    broad = [v for v in variants if counts[(v,)] > len(sources)]
+    pairs = [(a, b) for a, b in itertools.combinations(broad, 2) if a.column != b.column]
+    counts.update(zip(pairs, _count_pairs(keys, pairs, sources, link_type, engine)))
+    return [Candidate(r, n) for r, n in counts.items() if 0 < n <= budget]
+
+
+def _coverage(keys: CleanColumns, candidates: list[Candidate], left: np.ndarray, right: np.ndarray) -> list[np.ndarray]:
+    """For each candidate, the likely matches (row pairs) it makes, as packed bits."""
+    agree: dict[KeyVariant, np.ndarray] = {}
+    for variant in {v for c in candidates for v in c.variants}:
+        codes = keys.codes(variant)[0]
+        agree[variant] = (codes[left] == codes[right]) & (codes[left] >= 0)
+    out = []
+    for cand in candidates:
+        holds = agree[cand.variants[0]]
+        for variant in cand.variants[1:]:
+            holds = holds & agree[variant]
+        out.append(np.packbits(holds))
+    return out
 
 
 def _implies(variant: KeyVariant, other: KeyVariant) -> bool:
@@ -298,16 +332,17 @@ def _choose(
     """Greedy budgeted coverage: (candidate index, likely matches added), in order of choice.
 
     The next rule is the one that adds the most likely matches per pair it
-    makes. A rule must add at least :data:`MIN_GAIN` of the likely matches, and
-    find them at a higher rate than pairs drawn at random would (``all_pairs``
-    is the number of pairs without blocking): a rule no better than chance
-    only adds work, and non-matches that blur the estimates of u.
+    makes. A rule must add at least :data:`MIN_GAIN` of the likely matches, at
+    a rate of at least :data:`MIN_YIELD` per pair, and higher than pairs drawn
+    at random would (``all_pairs`` is the number of pairs without blocking): a
+    rule no better than chance only adds work, and non-matches that blur the
+    estimates of u.
     """
     covered = np.zeros_like(coverage[0]) if coverage else np.zeros(0, np.uint8)
     chosen: list[tuple[int, int]] = []
     spent = 0
     min_gain = max(1, int(MIN_GAIN * n_likely))
-    chance = n_likely / max(all_pairs, 1.0)
+    floor = max(n_likely / max(all_pairs, 1.0), MIN_YIELD)
     taken_columns: set[tuple[KeyVariant, ...]] = set()
     while True:
         best, best_score, best_gain = -1, 0.0, 0
@@ -316,7 +351,7 @@ def _choose(
                 continue
             gain = int(_POPCOUNT[cov & ~covered].sum())
             score = gain / cand.pairs
-            if gain < min_gain or score <= chance:
+            if gain < min_gain or score <= floor:
                 continue
             if score > best_score:
                 best, best_score, best_gain = i, score, gain
@@ -352,10 +387,14 @@ def choose_blocking(
     budget: int,
     engine: Any = None,
     multi_source: bool = False,
+    columns: CleanColumns | None = None,
 ) -> BlockingChoice:
-    """Choose blocking rules for ``base`` settings (without rules) on the pooled input ``table``."""
+    """Choose blocking rules for ``base`` settings (without rules) on the pooled input ``table``.
+
+    ``columns`` holds the table's columns already cleaned as ``base`` says.
+    """
     link_type = base.get("link_type", "dedupe")
-    keys = _Keys(table, base.get("standardise", {}))
+    keys = columns or CleanColumns(table, base.get("standardise", {}))
     variants = [v for col, role in roles.items() for v in key_variants(col, role)]
     candidates = _candidates(keys, variants, sources, link_type, budget, engine)
     notes: list[str] = []
@@ -370,10 +409,7 @@ def choose_blocking(
             "within the budget of candidate pairs; raise it with --max-pairs"
         )
     left, right, probe_pairs = _likely_matches(table, sources, base, probe, multi_source)
-    coverage = []
-    for cand in candidates:
-        k = keys.rule_keys(cand.variants)
-        coverage.append(np.packbits((k[left] == k[right]) & (k[left] >= 0)))
+    coverage = _coverage(keys, candidates, left, right)
     if len(left):
         chosen = _prune(_choose(candidates, coverage, len(left), budget, _all_pairs(sources, link_type)), candidates, coverage)
     else:
@@ -396,7 +432,7 @@ def _all_pairs(sources: np.ndarray, link_type: str) -> float:
     return float((n**2 - (sizes**2).sum()) / 2)
 
 
-def _marginal_pairs(keys: _Keys, rules: list[tuple[KeyVariant, ...]], sources: np.ndarray, link_type: str, engine: Any) -> list[int]:
+def _marginal_pairs(keys: CleanColumns, rules: list[tuple[KeyVariant, ...]], sources: np.ndarray, link_type: str, engine: Any) -> list[int]:
     """Pairs each rule adds beyond the rules before it, from the engine's counting join."""
     if not rules:
         return []
