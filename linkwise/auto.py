@@ -53,8 +53,9 @@ TF_SKEW = 1.5
 COMMON_VALUE = 10
 # A column that another determines for this share of records adds little of its own.
 DEPENDENT = 0.8
-# Values that are one letter: enough of them and a name column gets an "initial" level.
-INITIALS = 0.01
+# Values that are one letter: when this share of a name column's values are
+# initials (middle names), "same initial" becomes a level and "one edit" goes.
+INITIALS = 0.1
 _NAME_ROLES = ("given_name", "surname", "string")
 _LOCATION_ORDER = ("postal_code", "city", "state")
 
@@ -113,7 +114,7 @@ def _name_levels(p: ColumnProfile) -> list[dict[str, Any]]:
     """Levels for a name (or any short string compared by spelling)."""
     levels: list[dict[str, Any]] = [{"type": "exact", "tf_adjust": _skewed(p)}]
     initials = _initial_share(p)
-    if initials < 0.1:
+    if initials < INITIALS:
         # One edit apart; meaningless when many values are single letters (J and K are one edit apart).
         levels.append({"type": "damerau_levenshtein", "max": 1})
     levels += [{"type": "jaro_winkler", "threshold": 0.9}, {"type": "jaro_winkler", "threshold": 0.8}]
@@ -236,31 +237,28 @@ def _dependence(columns: CleanColumns, head: str, other: str) -> float:
 
 
 def _location(profiles: list[ColumnProfile], columns: CleanColumns, notes: list[Note]) -> list[dict[str, Any]]:
-    """Postal code, city and state: one comparison where the finer determines the coarser."""
+    """Postal code, city and state: a coarser column that the finer one determines is left out.
+
+    Where the postal code says which city and state a record is in, agreeing
+    on all three is one piece of evidence, not three; comparing the city as
+    well counts households and neighbours as more alike than they are.
+    """
     by_role: dict[str, ColumnProfile] = {}
     for p in profiles:
         if p.role in _LOCATION_ORDER and p.role not in by_role:
             by_role[p.role] = p
     comparisons: list[dict[str, Any]] = []
     present = [by_role[r] for r in _LOCATION_ORDER if r in by_role]
+    present += [p for p in profiles if p not in present]
     while present:
         head, rest = present[0], present[1:]
-        joined = [p for p in rest if _dependence(columns, head.name, p.name) >= DEPENDENT]
-        if not joined:
-            comparisons.append(_single(head))
-            present = rest
-            continue
-        columns = [head.name] + [p.name for p in joined]
-        levels = [dict(lv, columns=[head.name]) for lv in _levels(head)]
-        for p in joined:
-            first = _levels(p)[0]
-            levels.append(dict(first, columns=[p.name]))
-            if p.role == "city":
-                levels.append({"type": "jaro_winkler", "threshold": 0.9, "columns": [p.name]})
-        comparisons.append({"name": "location" if len(columns) > 2 else "_".join(columns), "columns": columns, "levels": levels})
-        names = " and ".join(f"'{p.name}'" for p in joined)
-        notes.append(Note(head.name, f"{names} mostly follow from it: compared as weaker levels of one comparison, not as independent evidence"))
-        present = [p for p in rest if p not in joined]
+        following = {p.name: _dependence(columns, head.name, p.name) for p in rest}
+        dependent = [p for p in rest if following[p.name] >= DEPENDENT]
+        comparisons.append(_single(head))
+        for p in dependent:
+            notes.append(Note(p.name, f"left out: '{head.name}' says it for {following[p.name]:.0%} of the records, "
+                                      "so it is not independent evidence"))
+        present = [p for p in rest if p not in dependent]
     return comparisons
 
 

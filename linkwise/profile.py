@@ -196,6 +196,7 @@ class ColumnProfile:
     reason: str
     skew: float  # P(two records agree) x distinct values: 1 for evenly spread values
     unique_within_sources: bool
+    shared_across_sources: float  # share of values held by more than one source (0 for one source)
     date_order: str = "auto"
     digit_length: int | None = None  # the usual number of digits, for digit codes
     sample: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -307,8 +308,12 @@ def detect_role(p: dict[str, Any]) -> tuple[str, str]:
         return "constant", "every present value is the same"
     hints = name_hints(p["name"])
     # A record key: every value different, a code rather than words.
-    if p["unique_within_sources"] and p["null_rate"] == 0 and s["email"] < 0.5 and s["phone"] < 0.5:
-        if p["mean_words"] <= 1.2 and (s["code"] + s["digits"] > 0.5 or "identifier" in hints or "id_like" in hints):
+    # A record key: every record its own value, never shared between sources, a
+    # code rather than words (e-mails and phone numbers only when named as ids).
+    named_id = "identifier" in hints or "id_like" in hints
+    if p["unique_within_sources"] and p["null_rate"] == 0 and p["shared_across_sources"] < 0.01:
+        looks_like_code = p["mean_words"] <= 1.2 and (s["code"] + s["digits"] > 0.5 or named_id)
+        if looks_like_code and (named_id or max(s["email"], s["phone"]) < 0.5):
             return "id_like", "every record has its own value: a record key"
     for role in hints:
         if role == "identifier" and ("name" in name_words(p["name"])):
@@ -382,10 +387,14 @@ def _column_stats(name: str, column: pa.ChunkedArray, sources: np.ndarray | None
     pick = valid if len(valid) <= SAMPLE else np.sort(rng.choice(valid, SAMPLE, replace=False))
     sample = [str(v) for v in column.take(pa.array(pick)).to_pylist()]
     unique = distinct == present
-    if sources is not None and not unique and present:
-        # Unique within each source (e.g. the ids of two files to link).
+    shared = 0.0
+    if sources is not None and present:
+        # Unique within each source (as the ids of two files to link, or each file's e-mails),
+        # and the share of values that more than one source holds (ids: none; e-mails: many).
         keyed = pc.binary_join_element_wise(pa.array(sources.astype(str)), column, "\x1f")
-        unique = len(pc.unique(keyed.drop_null())) == present
+        per_source = len(pc.unique(keyed.drop_null()))
+        unique = unique or per_source == present
+        shared = (per_source - distinct) / max(distinct, 1)
     digit_lengths = [len(v) for v in sample if v.isdigit()]
     digit_length = int(np.bincount(digit_lengths).argmax()) if digit_lengths else None
     stats = {
@@ -404,6 +413,7 @@ def _column_stats(name: str, column: pa.ChunkedArray, sources: np.ndarray | None
         "shares": _shares(sample),
         "skew": skew,
         "unique_within_sources": bool(unique),
+        "shared_across_sources": float(shared),
         "date_order": date_order(sample),
         "digit_length": digit_length,
         "sample": tuple(sample),
