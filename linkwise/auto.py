@@ -262,6 +262,21 @@ def _location(profiles: list[ColumnProfile], columns: CleanColumns, notes: list[
     return comparisons
 
 
+def _contained(columns: CleanColumns, part: str, text: str, *, sample: int = 5000, seed: int = 42) -> float:
+    """Share of records (with both values) whose ``part`` appears, word for word, in their ``text``."""
+    part_codes, part_values = columns.cleaned(part)
+    text_codes, text_values = columns.cleaned(text)
+    both = np.flatnonzero((part_codes >= 0) & (text_codes >= 0))
+    if len(both) < 20:
+        return 0.0
+    if len(both) > sample:
+        both = np.random.default_rng(seed).choice(both, sample, replace=False)
+    parts = part_values.take(pa.array(part_codes[both])).to_pylist()
+    texts = text_values.take(pa.array(text_codes[both])).to_pylist()
+    inside = sum(set(p.split()) <= set(t.split()) for p, t in zip(parts, texts))
+    return inside / len(both)
+
+
 def _address(profiles: list[ColumnProfile]) -> tuple[list[dict[str, Any]], list[Note]]:
     """A house number is evidence only together with its street: one comparison of both."""
     numbers = [p for p in profiles if p.role == "house_number"]
@@ -287,6 +302,22 @@ def _address(profiles: list[ColumnProfile]) -> tuple[list[dict[str, Any]], list[
         numbers, streets = numbers[1:], streets[1:]
     comparisons += [_single(p) for p in numbers + streets]
     return comparisons, notes
+
+
+def _drop_contained(usable: list[ColumnProfile], columns: CleanColumns, notes: list[Note]) -> list[ColumnProfile]:
+    """Leave out a short column whose value is part of a free-text column (a brand inside a product title)."""
+    texts = [p for p in usable if p.role == "text"]
+    kept = []
+    for p in usable:
+        if p.role in ("categorical", "string", "city", "state", "text"):
+            inside = [(t, _contained(columns, p.name, t.name)) for t in texts if t is not p and t.mean_words > p.mean_words]
+            holder = max(inside, key=lambda item: item[1], default=None)
+            if holder is not None and holder[1] >= DEPENDENT:
+                notes.append(Note(p.name, f"left out: it is part of '{holder[0].name}' for {holder[1]:.0%} of the records, "
+                                          "so it is not independent evidence"))
+                continue
+        kept.append(p)
+    return kept
 
 
 def plan_comparisons(profile: TableProfile, table: pa.Table, *, exclude: Sequence[str] = ()) -> ComparisonPlan:
@@ -317,6 +348,9 @@ def plan_comparisons(profile: TableProfile, table: pa.Table, *, exclude: Sequenc
             + (f" ({'; '.join(map(str, notes))})" if notes else "")
         )
     standardise = {p.name: _cleaning(p) for p in usable}
+    columns = CleanColumns(table, standardise)
+    usable = _drop_contained(usable, columns, notes)
+    standardise = {p.name: standardise[p.name] for p in usable}
     comparisons: list[dict[str, Any]] = []
     location_roles = [p for p in usable if p.role in _LOCATION_ORDER]
     address_parts = [p for p in usable if p.role in ("house_number", "street_address")]
@@ -327,7 +361,6 @@ def plan_comparisons(profile: TableProfile, table: pa.Table, *, exclude: Sequenc
     address, address_notes = _address(address_parts)
     comparisons += address
     notes += address_notes
-    columns = CleanColumns(table, standardise)
     comparisons += _location(location_roles, columns, notes)
     # Keep the table's column order, so the settings read like the data.
     position = {name: i for i, name in enumerate(names)}

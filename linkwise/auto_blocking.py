@@ -187,6 +187,10 @@ class CleanColumns:
         """The code of each record's cleaned value (-1 where missing)."""
         return self._column(column)[0]
 
+    def cleaned(self, column: str) -> tuple[np.ndarray, pa.Array]:
+        """(code of each record's cleaned value, -1 where missing; the distinct cleaned values)."""
+        return self._column(column)
+
     def rule_keys(self, variants: Sequence[KeyVariant]) -> np.ndarray:
         """One int64 key per record for a rule (-1 where a key is missing)."""
         parts = [self.codes(v) for v in variants]
