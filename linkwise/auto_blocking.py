@@ -56,6 +56,8 @@ _KEYS: dict[str, list[tuple[str, list[Any]]]] = {
 }
 _DEFAULT_KEYS = [("exact", [])]
 MAX_PROBE_RULES = 48
+PROBE_PER_RECORD = 20  # the first pass compares up to this many pairs a record (at least PROBE_MIN)
+PROBE_MIN = 100_000
 MIN_GAIN = 0.001  # a rule must add this share of the likely matches,
 MIN_YIELD = 0.001  # and at least one likely match per this many of its pairs (a thousand pairs for one match)
 
@@ -287,7 +289,7 @@ def _probe_rules(candidates: list[Candidate], budget: int) -> list[Candidate]:
     Exact rules find the matches that agree on two columns; looser ones
     (phonetic codes, shared words) those with mistyped or missing fields. A
     rule is left out when a single-key rule already chosen makes its pairs.
-    Each rule may take a quarter of the budget; most selective first.
+    Each rule may take a quarter of the first pass's budget; most selective first.
     """
     chosen: list[Candidate] = []
     singles: list[KeyVariant] = []
@@ -402,7 +404,7 @@ def choose_blocking(
     variants = [v for col, role in roles.items() for v in key_variants(col, role)]
     candidates = _candidates(keys, variants, sources, link_type, budget, engine)
     notes: list[str] = []
-    probe = _probe_rules(candidates, budget)
+    probe = _probe_rules(candidates, min(budget, max(PROBE_PER_RECORD * len(sources), PROBE_MIN)))
     if not probe:
         probe = sorted(candidates, key=lambda c: c.pairs)[:3]
     if not probe:
