@@ -12,6 +12,14 @@ Truth columns: people.py's ``entity_id``; FEBRL's entity number inside
 ``rec_id`` (``rec-N-org`` / ``rec-N-dup-K``), added as column ``entity`` to
 copies of the files; fake_1000's ``cluster``; DBLP-ACM's perfect mapping,
 added as ``entity`` (the DBLP id; an ACM record without a match gets its own).
+
+Three more cases check that the choices are not fitted to those tables:
+``few_dups`` (``linkwise.datasets.people_link(20000)``'s two tables pooled and
+deduplicated: few duplicates, many households), ``link_dedupe`` (the same
+generator, 3,000 records, ``link --dedupe-sources``) and ``renamed``
+(people.py, 30,000 records, seed 7, twice the missing values and noisier
+duplicates, every column renamed, dates day first, a free-text notes column,
+no middle name; the example settings renamed to match).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))  # this checkout's linkwise, for the generated cases
 
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -87,11 +96,89 @@ def cases(data: Path, work: Path, people_py: Path, records: int, seed: int) -> d
         return {"inputs": [dblp, acm], "mode": "link", "truth": "entity", "encoding": "latin-1",
                 "target": "pairwise F1 >= 0.97"}
 
-    return {"people": people, "febrl3": febrl3, "febrl4": febrl4, "fake_1000": fake_1000, "dblp_acm": dblp_acm}
+    def few_dups() -> dict:
+        path = work / "few_dups.parquet"
+        if not path.exists():
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            from linkwise.datasets import people_link
+
+            pq.write_table(pa.concat_tables(people_link(20_000, seed=9)), path)
+        return {"inputs": [path], "mode": "dedupe", "truth": "entity_id",
+                "example": ROOT / "examples" / "people_settings.json", "target": "as the example settings"}
+
+    def link_dedupe() -> dict:
+        paths = [work / "link_a.parquet", work / "link_b.parquet"]
+        if not paths[0].exists():
+            import pyarrow.parquet as pq
+
+            from linkwise.datasets import people_link
+
+            for table, path in zip(people_link(3_000, seed=9), paths):
+                pq.write_table(table, path)
+        return {"inputs": paths, "mode": "link", "extra": ["--dedupe-sources"], "truth": "entity_id",
+                "example": ROOT / "examples" / "people_settings.json", "target": "as the example settings"}
+
+    def renamed() -> dict:
+        path, settings = work / "renamed.parquet", work / "renamed_example_settings.json"
+        if not path.exists():
+            _renamed_people(people_py, work, path, settings)
+        return {"inputs": [path], "mode": "dedupe", "truth": "truth", "example": settings, "target": "as the example settings"}
+
+    return {"people": people, "febrl3": febrl3, "febrl4": febrl4, "fake_1000": fake_1000, "dblp_acm": dblp_acm,
+            "few_dups": few_dups, "link_dedupe": link_dedupe, "renamed": renamed}
+
+
+_RENAMED = {"record_id": "customer_no", "first_name": "Forename", "last_name": "Surname", "dob": "BirthDate",
+            "sex": "Gender", "address": "Street", "city": "Town", "zip": "PostCode", "phone": "Mobile", "email": "Mail"}
+
+
+def _renamed_people(people_py: Path, work: Path, path: Path, settings_path: Path) -> None:
+    """People with other column names, day-first dates, more noise and a notes column; the example settings to match."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    profile = work / "noisy_profile.json"
+    profile.write_text(json.dumps({
+        "name": "noisy-check", "noise_multiplier_shape": 1.0, "missing_dup_factor": 2.0,
+        "missing": {"first_name": 0.02, "middle_name": 0.4, "last_name": 0.01, "dob": 0.08, "sex": 0.1, "address": 0.08,
+                    "city": 0.05, "state": 0.05, "zip": 0.08, "phone": 0.3, "email": 0.3},
+    }))
+    raw = work / "renamed_raw"
+    subprocess.run([sys.executable, str(people_py), "--records", "30000", "--seed", "7", "--profile", str(profile),
+                    "--out", str(raw)], check=True, capture_output=True)
+    table = pq.read_table(raw / "records.parquet")
+    rng = np.random.default_rng(3)
+    dob = [None if d is None else f"{d[8:10]}/{d[5:7]}/{d[0:4]}" for d in table["dob"].to_pylist()]
+    notes = rng.choice(np.array(["called twice", "prefers email", "vip customer since 2019", "moved recently", None, None],
+                                dtype=object), table.num_rows)
+    columns = {new: table[old] for old, new in _RENAMED.items()}
+    columns["customer_no"] = pc.utf8_slice_codeunits(table["record_id"], 1)
+    columns["BirthDate"] = pa.array(dob, pa.string())
+    columns["Notes"] = pa.array(notes.tolist(), pa.string())
+    columns["truth"] = table["entity_id"]
+    pq.write_table(pa.table(columns), path)
+    example = json.loads((ROOT / "examples" / "people_settings.json").read_text())
+
+    def rename(value, key=None):
+        if isinstance(value, dict):
+            return {(_RENAMED.get(k, k) if key == "standardise" else k): rename(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [rename(v, key) for v in value]
+        return _RENAMED.get(value, value) if isinstance(value, str) and key != "template" else value
+
+    example = rename(example)
+    example["standardise"].pop("middle_name")
+    example["standardise"]["BirthDate"] = [{"parse_date": "dmy"}]
+    example["comparisons"] = [c for c in example["comparisons"] if c.get("column") != "middle_name"]
+    settings_path.write_text(json.dumps(example, indent=1))
 
 
 def _run(case: dict, out: Path, env: dict, settings: Path | None = None) -> dict:
-    command = [case["mode"], *case["inputs"], "-o", out, "--overwrite", "-q"]
+    command = [case["mode"], *case["inputs"], *case.get("extra", []), "-o", out, "--overwrite", "-q"]
     if settings is None:
         command += ["--exclude", case["truth"]]
     else:
@@ -114,7 +201,7 @@ def main() -> None:
     parser.add_argument("--people-py", default=str(SHARED / "bench" / "people.py"))
     parser.add_argument("--people-records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cases", default="people,febrl3,febrl4,fake_1000,dblp_acm")
+    parser.add_argument("--cases", default="people,febrl3,febrl4,fake_1000,dblp_acm,few_dups,link_dedupe,renamed")
     parser.add_argument("--no-examples", action="store_true", help="skip the runs with the example settings")
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "zero_config"))
     args = parser.parse_args()
@@ -141,13 +228,13 @@ _HEADER_DONE = {"done": False}
 
 def _print_row(name: str, row: dict) -> None:
     if not _HEADER_DONE["done"]:
-        print(f"{'case':<10} {'mode':<6} {'records':>8} {'pairwise F1':>11} {'cluster F1':>10} {'B-cubed':>8} "
+        print(f"{'case':<11} {'mode':<6} {'records':>8} {'pairwise F1':>11} {'cluster F1':>10} {'B-cubed':>8} "
               f"{'blocking R':>10} {'cand. pairs':>11} {'seconds':>7} {'example F1 (pairs/clusters)':>27}  target")
         _HEADER_DONE["done"] = True
     z = row["zero_config"]
     example = (f"{row['example']['scored_pairs']['f1']:.4f}/{row['example']['cluster_pairs']['f1']:.4f}"
                if "example" in row else "-")
-    print(f"{name:<10} {row['mode']:<6} {z['counts']['records']:>8,} {z['scored_pairs']['f1']:>11.4f} "
+    print(f"{name:<11} {row['mode']:<6} {z['counts']['records']:>8,} {z['scored_pairs']['f1']:>11.4f} "
           f"{z['cluster_pairs']['f1']:>10.4f} {z['bcubed']['f1']:>8.4f} {z['blocking_recall']:>10.4f} "
           f"{z['counts']['candidate_pairs']:>11,} {z['seconds']:>7.1f} {example:>27}  {row['target']}", flush=True)
 
