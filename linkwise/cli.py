@@ -82,7 +82,9 @@ def common_run_options(func):
     """Options shared by dedupe and link, defined once."""
     options = [
         click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Folder for the outputs."),
-        click.option("--settings", "settings", type=click.Path(dir_okay=False), help="Settings file (JSON or YAML)."),
+        click.option("--settings", "settings", type=click.Path(dir_okay=False), help="Settings file (JSON or YAML). Without it, settings are chosen from the data and written to OUTPUT/settings.json."),
+        click.option("--exclude", "exclude", multiple=True, metavar="COLUMN", help="Without --settings: a column never to compare (e.g. a truth column). Repeatable."),
+        click.option("--max-pairs", "max_pairs", type=click.IntRange(1), help="Without --settings: the budget of candidate pairs for the blocking rules chosen (default: 20 a record, at least 2,000,000)."),
         click.option("--model", "model", type=click.Path(), help="A model.json (or run folder) to score with, without training."),
         click.option("--threshold", type=click.FloatRange(0, 1), help="Match threshold: probability at which a pair counts as a match."),
         click.option("--cluster-threshold", type=click.FloatRange(0, 1), help="Probability at which a pair links two records into one cluster."),
@@ -105,11 +107,18 @@ def common_run_options(func):
 def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> None:
     from .pipeline import run
 
+    from .auto import parse_column_map
+
     quiet = opts["quiet"]
+    zero_config = None
     if not opts["settings"] and not opts["model"]:
-        raise LinkwiseError(
-            "no settings given: pass --settings FILE (see examples/people_settings.json) or --model FILE"
-        )
+        zero_config = {
+            "exclude": list(opts["exclude"]),
+            "rename": parse_column_map(opts.get("column_map") or ()),
+            "max_pairs": opts["max_pairs"],
+        }
+    elif opts.get("column_map"):
+        raise click.UsageError("--map is for runs without --settings; with settings, use the 'rename' setting")
     engine_options = {
         k: v
         for k, v in {"memory_limit": opts["memory_limit"], "threads": opts["threads"], "temp_directory": opts["temp_dir"]}.items()
@@ -133,8 +142,15 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
             engine_options=engine_options,
             labels=opts["labels"],
             label_column=opts["label_column"],
+            zero_config=zero_config,
         )
     result.write(output, overwrite=opts["overwrite"], csv=opts["csv"])
+    if not quiet and result.zero_config is not None:
+        click.echo(
+            f"No settings given: linkwise chose them from the data. They are in {output / 'settings.json'}"
+            " (edit and rerun with --settings); the profile and the reasons are in zero_config.json."
+        )
+        click.echo(result.zero_config.summary())
     if not quiet:
         for w in caught:
             # Only linkwise's own warnings, whose text it controls: others may quote data.
@@ -155,7 +171,10 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
             f"{summary['pairs_at_or_above_match_threshold']:,} matches at p >= {summary['match_threshold']}, "
             f"{summary['clusters']:,} clusters at p >= {summary['cluster_threshold']}."
         )
-        click.echo(f"Outputs written to {output}/ (clusters.parquet, pairs.parquet, model.json, settings.json, summary.json)")
+        written = "clusters.parquet, pairs.parquet, model.json, settings.json, summary.json"
+        if result.zero_config is not None:
+            written += ", zero_config.json"
+        click.echo(f"Outputs written to {output}/ ({written})")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,6 +195,7 @@ def dedupe(input: str, **opts: Any) -> None:
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--dedupe-sources", is_flag=True, help="Also find duplicates within each source (link_and_dedupe).")
+@click.option("--map", "column_map", multiple=True, metavar="A_COL=B_COL", help="Without --settings: column A_COL of the first input is B_COL in the others. Repeatable.")
 @common_run_options
 @handle_errors
 def link(inputs: tuple[str, ...], dedupe_sources: bool, **opts: Any) -> None:
@@ -317,6 +337,28 @@ def report(
         output, report_path, truth=truth, inputs=list(inputs) or None, encoding=encoding, borderline=borderline, seed=seed
     )
     click.echo(f"Report written to {path}")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--encoding", help="Encoding of CSV inputs, e.g. latin-1 (default utf-8).")
+@click.option("--map", "column_map", multiple=True, metavar="A_COL=B_COL", help="Column A_COL of the first input is B_COL in the others. Repeatable.")
+@click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True, help="Show tracebacks.")
+@handle_errors
+def profile(inputs: tuple[str, ...], as_json: bool, encoding: str | None, column_map: tuple[str, ...]) -> None:
+    """Profile INPUTS (pooled): nulls, distinct values, common values, lengths and each column's role."""
+    from .auto import parse_column_map
+    from .profile import profile as profile_inputs
+
+    result = profile_inputs(list(inputs) if len(inputs) > 1 else inputs[0], encoding=encoding, rename=parse_column_map(column_map))
+    if as_json:
+        click.echo(result.to_json(), nl=False)
+        return
+    click.echo(result.to_text())
+    click.echo("Roles:")
+    for column in result.columns:
+        click.echo(f"  {column.name:<18} {column.role:<15} {column.reason}")
 
 
 @main.command()

@@ -353,9 +353,15 @@ def _used_columns(
 ) -> list[str]:
     """Check an input's column names against the settings; return the ones to keep, in input order.
 
-    Kept are the id column, the columns the settings use and those of ``extra`` that exist.
-    ``earlier`` holds (where, column names) of the inputs read before; this one is added.
+    Kept are the id column, the columns the settings use and those of ``extra``
+    that exist. Names are checked as the settings' ``rename`` calls them; the
+    input's own names are returned. ``earlier`` holds (where, column names) of
+    the inputs read before; this one is added.
     """
+    if settings.rename:
+        renamed = settings.renamed(names)
+        kept = set(_used_columns(renamed, replace(settings, rename=()), where, extra))
+        return [name for name, new in zip(names, renamed) if new in kept]
     if not names:
         raise InputError(f"{where} has no columns")
     id_column = settings.unique_id_column
@@ -404,6 +410,8 @@ def load_records(
         where = f"input '{data}'" if isinstance(data, (str, Path)) else f"input '{name}'"
         keep = partial(_used_columns, settings=settings, where=where, extra=extra_columns, earlier=earlier)
         table = to_arrow(data, where=where, engine=engine, encoding=encoding, keep=keep, id_column=id_column)
+        if settings.rename:
+            table = table.rename_columns(settings.renamed(table.column_names))
         if table.num_rows == 0:
             raise InputError(f"{where} has a header but no rows")
         if id_column is not None:

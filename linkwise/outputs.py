@@ -34,6 +34,7 @@ OUTPUT_FILES = (
     "model.json",
     "settings.json",
     "summary.json",
+    "zero_config.json",
     "clusters.csv",
     "pairs.csv",
 )

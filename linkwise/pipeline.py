@@ -164,17 +164,33 @@ def run(
     engine_options: dict | None = None,
     labels: Any = None,
     label_column: str | None = None,
+    zero_config: dict | None = None,
 ) -> LinkResult:
     """Run the whole pipeline and return a :class:`LinkResult` (nothing is written).
 
     ``labels`` (a file, data frame or table of labelled pairs) or
     ``label_column`` (an entity id known for some records) calibrate m and
     choose the thresholds not given here (see :mod:`linkwise.labels`).
+
+    Without settings (and without a model) the settings are chosen from the
+    data (:func:`linkwise.auto.choose_settings`, given the options in
+    ``zero_config``: ``exclude``, ``rename``, ``max_pairs``); what was chosen
+    and why is in ``result.zero_config``.
     """
     model_doc, model_where = None, "model"
     if model is not None:
         model_doc, model_settings, model_where = _load_model(model)
         settings = settings if settings is not None else model_settings
+    chosen = None
+    if settings is None:
+        # Zero configuration: settings chosen from the data (see linkwise.auto).
+        from .auto import choose_settings
+
+        own_engine = engine if hasattr(engine, "block_stats") else None
+        chosen = choose_settings(
+            inputs, link_type=link_type or "dedupe", encoding=encoding, engine=own_engine, **(zero_config or {})
+        )
+        settings = chosen.settings
     settings = resolve_settings(settings)
     changes: dict[str, Any] = {}
     if link_type is not None and link_type != settings.link_type:
@@ -189,7 +205,9 @@ def run(
     with _engine_for(engine, engine_options) as eng, Reporter(show=progress) as reporter:
         threads = (engine_options or {}).get("threads")
         label_options = LabelOptions(labels, label_column, match_threshold is None, cluster_threshold is None)
-        return _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads, label_options)
+        result = _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads, label_options)
+    result.zero_config = chosen
+    return result
 
 
 def _run(
@@ -260,6 +278,10 @@ def _run(
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
         del patterns
+        if settings.one_to_one and settings.link_type == "link":
+            from .one_to_one import one_to_one_weights
+
+            weights = one_to_one_weights(weights, left, right, records.n)
     if evidence is not None:
         settings, training["labels"] = choose_thresholds(settings, label_options, evidence, records.n, left, right, weights)
     with _stage(reporter, "cluster"):
@@ -321,11 +343,13 @@ def dedupe(data: Any, settings: Any = None, **options: Any) -> LinkResult:
         A CSV or Parquet path (file, glob or folder), a pandas or polars
         DataFrame, or an Arrow table.
     settings:
-        :class:`Settings`, a mapping, or a JSON/YAML file.
+        :class:`Settings`, a mapping, or a JSON/YAML file. Without settings
+        they are chosen from the data (zero configuration).
     **options:
         ``model`` (a model file or result to score with, without training),
         ``engine``, ``encoding``, ``match_threshold``, ``cluster_threshold``,
-        ``progress``, ``engine_options``.
+        ``progress``, ``engine_options``, ``zero_config`` (options for the
+        choice of settings: ``exclude``, ``rename``, ``max_pairs``).
 
     Examples
     --------

@@ -51,6 +51,7 @@ class LinkResult:
     total_pairs: float
     inputs: list[str | None] = field(default_factory=list)
     estimated_blocking_recall: Estimate | None = None
+    zero_config: Any = None  # linkwise.auto.ChosenSettings, when the settings were chosen from the data
 
     # -- tables -----------------------------------------------------------------
     @property
@@ -197,6 +198,8 @@ class LinkResult:
             writer.json("model.json", self.model_document())
             writer.json("settings.json", self.settings.to_dict())
             writer.json("summary.json", self.summary())
+            if self.zero_config is not None:
+                writer.json("zero_config.json", self.zero_config.to_dict())
         return out_dir
 
     # -- explanation ----------------------------------------------------------------

@@ -51,6 +51,7 @@ STANDARDISERS: dict[str, type | None] = {
     "parse_date": str,
     "email_local_part": None,
     "sort_tokens": None,
+    "rarest_words": int,
 }
 
 # level kind -> {parameter: (type, required)}
@@ -529,12 +530,14 @@ _TOP_KEYS = (
     "link_type",
     "unique_id_column",
     "source_column",
+    "rename",
     "standardise",
     "comparisons",
     "blocking_rules",
     "match_threshold",
     "cluster_threshold",
     "cluster_refinement",
+    "one_to_one",
     "max_candidate_pairs",
     "seed",
     "training",
@@ -551,9 +554,11 @@ class Settings:
     unique_id_column: str | None = None
     source_column: str | None = None
     standardise: tuple[tuple[str, tuple[Standardiser, ...]], ...] = ()
+    rename: tuple[tuple[str, str], ...] = ()  # (a source's column, the name the settings use)
     match_threshold: float = 0.5
     cluster_threshold: float = 0.9
     cluster_refinement: ClusterRefinement = field(default_factory=ClusterRefinement)
+    one_to_one: bool = False  # link only: each source holds an entity at most once (linkwise.one_to_one)
     max_candidate_pairs: int = 200_000_000
     seed: int = 42
     training: TrainingSettings = field(default_factory=TrainingSettings)
@@ -605,6 +610,11 @@ class Settings:
         if not isinstance(standardise, Mapping):
             raise _fail("standardise", "expected a mapping of column name to a list of standardisers")
         kwargs: dict[str, Any] = {}
+        rename = spec.get("rename") or {}
+        if not isinstance(rename, Mapping) or not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in rename.items()):
+            raise _fail("rename", "expected a mapping of a source's column name to the name the settings use")
+        if rename:
+            kwargs["rename"] = tuple(rename.items())
         for key in ("link_type", "unique_id_column", "source_column"):
             if spec.get(key) is not None:
                 if not isinstance(spec[key], str):
@@ -613,6 +623,10 @@ class Settings:
         for key in ("match_threshold", "cluster_threshold"):
             if key in spec:
                 kwargs[key] = _probability(key, spec[key])
+        if "one_to_one" in spec:
+            if not isinstance(spec["one_to_one"], bool):
+                raise _fail("one_to_one", f"expected true or false, got {spec['one_to_one']!r}")
+            kwargs["one_to_one"] = spec["one_to_one"]
         if "max_candidate_pairs" in spec:
             kwargs["max_candidate_pairs"] = _as_number("max_candidate_pairs", spec["max_candidate_pairs"], int)
         if "seed" in spec:
@@ -654,6 +668,8 @@ class Settings:
             "unique_id_column": self.unique_id_column,
             "source_column": self.source_column,
         }
+        if self.rename:
+            out["rename"] = dict(self.rename)
         if self.standardise:
             out["standardise"] = {col: [s.to_json() for s in steps] for col, steps in self.standardise}
         out["comparisons"] = [c.to_json() for c in self.comparisons]
@@ -662,6 +678,10 @@ class Settings:
             match_threshold=self.match_threshold,
             cluster_threshold=self.cluster_threshold,
             cluster_refinement=self.cluster_refinement.to_json(),
+        )
+        if self.one_to_one:
+            out["one_to_one"] = True
+        out.update(
             max_candidate_pairs=self.max_candidate_pairs,
             seed=self.seed,
             training=self.training.to_json(),
@@ -714,12 +734,27 @@ class Settings:
                     f" Available columns: {', '.join(available)}.",
                 )
 
+    def renamed(self, names: Iterable[str]) -> list[str]:
+        """A source's column names as the settings call them (see ``rename``).
+
+        A column is renamed only in a source that lacks the new name, so the
+        source that already uses it keeps its own column.
+        """
+        return rename_columns(names, dict(self.rename))
+
     def steps_for(self, column: str) -> tuple[Standardiser, ...]:
         """The column-level standardisers declared under ``standardise``."""
         for col, steps in self.standardise:
             if col == column:
                 return steps
         return ()
+
+
+def rename_columns(names: Iterable[str], mapping: Mapping[str, str]) -> list[str]:
+    """Column names after ``mapping`` (old -> new), skipping a rename whose new name is taken."""
+    names = list(names)
+    present = set(names)
+    return [mapping[n] if n in mapping and mapping[n] not in present else n for n in names]
 
 
 def parse_settings_text(text: str, where: str) -> Any:

@@ -134,6 +134,51 @@ def _sort_tokens(value: str) -> str:
     return " ".join(sorted(value.split()))
 
 
+def _rarest_words(values: pa.Array, k: object) -> pa.Array:
+    """The ``k`` rarest words of each value that some other value shares, in alphabetical order.
+
+    Rarity counts the values that hold a word. A word no other value holds
+    cannot bring two values together (it is often a typing error), so it is
+    passed over; a value without any shared word becomes null. Run on a
+    column's distinct values, this makes a blocking key on the most telling
+    words of titles and names (token blocking with one key per record).
+
+    >>> _rarest_words(pa.array(["deep learning", "deep nets", "nets of nets", None]), 1).to_pylist()
+    ['deep', 'deep', 'nets', None]
+    """
+    values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
+    split = pc.utf8_split_whitespace(values)
+    owner = pc.list_parent_indices(split).to_numpy().astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(split))
+    words = encoded.dictionary
+    # Rank words alphabetically, so that ties in rarity break the same way everywhere.
+    rank = np.empty(len(words), dtype=np.int64)
+    rank[pc.sort_indices(words).to_numpy()] = np.arange(len(words))
+    token = rank[encoded.indices.to_numpy().astype(np.int64)]
+    pairs = np.unique(owner * max(len(words), 1) + token)
+    owner, token = pairs // max(len(words), 1), pairs % max(len(words), 1)
+    holders = np.bincount(token, minlength=len(words))
+    shared = holders[token] >= 2
+    owner, token = owner[shared], token[shared]
+    # Within each value: rarest first (ties alphabetical), keep the first k.
+    order = np.lexsort((token, holders[token], owner))
+    owner, token = owner[order], token[order]
+    position = np.arange(len(owner))
+    first_of_value = np.r_[True, owner[1:] != owner[:-1]] if len(owner) else np.zeros(0, bool)
+    group_start = np.maximum.accumulate(np.where(first_of_value, position, 0))
+    keep = position - group_start < int(k)  # type: ignore[call-overload]
+    owner, token = owner[keep], token[keep]
+    order = np.lexsort((token, owner))  # alphabetical within a value
+    owner, token = owner[order], token[order]
+    counts = np.bincount(owner, minlength=len(values))
+    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    by_rank = words.take(pa.array(np.argsort(rank)))  # word of each rank
+    lists = pa.ListArray.from_arrays(pa.array(offsets), by_rank.take(pa.array(token)))
+    joined = pc.binary_join(lists, " ")
+    return pc.if_else(pa.array(counts == 0), pa.scalar(None, pa.string()), joined)
+
+
 def _email_local_part(value: str) -> str:
     return value.split("@", 1)[0]
 
@@ -228,6 +273,7 @@ _STEPS: dict[str, Step] = {
     "parse_date": _parse_date,
     "email_local_part": _per_value(_email_local_part),
     "sort_tokens": _per_value(_sort_tokens),
+    "rarest_words": _rarest_words,
 }
 
 

@@ -187,14 +187,27 @@ class DuckDBEngine:
                 " quote = '\"', escape = '\"', parallel = $parallel)"
             )
             params = {"path": path, "encoding": encoding or "utf-8", "parallel": True}
-            try:
-                return self._connection().sql(sql, params=params).to_arrow_table()
-            except duckdb.Error as exc:
+        connection = self._connection()
+        try:
+            return connection.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            if file_format == "parquet":
+                raise
+            if "parallel=false" in str(exc):
                 # Quoted fields with line breaks in them cannot be split between threads.
-                if "parallel=false" not in str(exc):
-                    raise
                 params["parallel"] = False
-        return self._connection().sql(sql, params=params).to_arrow_table()
+                try:
+                    return connection.sql(sql, params=params).to_arrow_table()
+                except duckdb.Error:
+                    pass
+            # The lenient options can lead DuckDB's dialect sniffer astray (a ';'
+            # in quoted text taken for the delimiter): read again with its defaults,
+            # and report the first error if that fails too.
+            plain = "SELECT * FROM read_csv($path, all_varchar = true, header = true, union_by_name = true, encoding = $encoding)"
+            try:
+                return connection.sql(plain, params={"path": path, "encoding": params["encoding"]}).to_arrow_table()
+            except duckdb.Error:
+                raise exc from None
 
     def _connection(self) -> Any:
         """DuckDB, started on first use: a run on one Parquet file never needs it."""

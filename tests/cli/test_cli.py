@@ -170,7 +170,7 @@ def test_demo_prints_metrics_and_where_outputs_are(tmp_path):
     "args, expected",
     [
         (["dedupe", "missing.csv", "-o", "{out}", "--settings", SETTINGS], "does not exist"),
-        (["dedupe", "{data}", "-o", "{out}"], "no settings given"),
+        (["dedupe", "{data}", "-o", "{out}", "--exclude", "entity"], "--exclude 'entity': no such column"),
         (["dedupe", "{data}", "-o", "{out}", "--settings", "nope.json"], "does not exist"),
         (["evaluate", "{out}", "--truth", "entity_id"], "no run summary"),
     ],

@@ -206,6 +206,23 @@ def test_a_value_cleaned_to_nothing_becomes_null(step, value):
     assert clean([value, "keep 1a@b"], step)[0] is None
 
 
+def test_rarest_words_keep_the_rarest_words_that_another_value_shares():
+    titles = ["efficient query processing", "query processing on streams", "efficient joins on streams",
+              "stream query processing", "qyery"]
+    # 'joins', 'stream' and 'qyery' (a typing error) are held by one value only: never a key.
+    # 'query' and 'processing' are in three values, the other words in two.
+    assert clean(titles, {"rarest_words": 1}) == ["efficient", "on", "efficient", "processing", None]
+    assert clean(titles, {"rarest_words": 2}) == [
+        "efficient processing", "on streams", "efficient on", "processing query", None,
+    ]
+
+
+def test_rarest_words_break_ties_alphabetically_so_keys_do_not_depend_on_row_order():
+    forward = clean(["b a", "a b", "c a b"], {"rarest_words": 1})
+    backward = clean(["c a b", "a b", "b a"], {"rarest_words": 1})
+    assert forward == backward[::-1]
+
+
 def test_standardisers_apply_in_the_order_given():
     assert clean(["Abcdef"], "lower", {"first_n": 2}) == ["ab"]
     assert clean(["  Abcdef"], {"first_n": 3}, "trim") == ["A"]
