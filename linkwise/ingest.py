@@ -360,7 +360,7 @@ def _used_columns(
     """
     if settings.rename:
         renamed = settings.renamed(names)
-        kept = set(_used_columns(renamed, replace(settings, rename=()), where, extra))
+        kept = set(_used_columns(renamed, replace(settings, rename=()), where, extra, earlier))
         return [name for name, new in zip(names, renamed) if new in kept]
     if not names:
         raise InputError(f"{where} has no columns")

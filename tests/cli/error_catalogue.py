@@ -270,7 +270,6 @@ CASES: tuple[Case, ...] = (
          notes="How many ids repeat, and the first five of them (ids are the one kind of value an error quotes)."),
     Case("empty-ids", "Records without an id", ["dedupe", "missing_ids.csv", *RUN], empty_ids),
     # -- settings
-    Case("no-settings", "No settings and no model", ["dedupe", "people.csv", "-o", "out"], plain),
     Case("settings-unknown-column", "A setting names a column the input lacks", ["dedupe", "people.csv", *RUN],
          settings_edited(_set("blocking_rules.0.0", "frist_name"))),
     Case("threshold-out-of-range", "A threshold outside 0 to 1", ["dedupe", "people.csv", *RUN],
