@@ -29,6 +29,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -178,7 +179,8 @@ def _renamed_people(people_py: Path, work: Path, path: Path, settings_path: Path
 
 
 def _run(case: dict, out: Path, env: dict, settings: Path | None = None) -> dict:
-    command = [case["mode"], *case["inputs"], *case.get("extra", []), "-o", out, "--overwrite", "-q"]
+    shutil.rmtree(out, ignore_errors=True)  # this script's own scratch folder: each run starts empty
+    command = [case["mode"], *case["inputs"], *case.get("extra", []), "-o", out, "-q"]
     if settings is None:
         command += ["--exclude", case["truth"]]
     else:

@@ -173,6 +173,19 @@ class DuckDBEngine:
 
     def _read(self, path: str | list[str], *, file_format: str, encoding: str | None) -> pa.Table:
         """Read CSV files, or several Parquet files, with DuckDB."""
+        table = self._read_sniffed(path, file_format=file_format, encoding=encoding)
+        if file_format == "csv" and any("," in name for name in table.column_names):
+            # The header still holds commas: the sniffer took another character for
+            # the delimiter (a ';' of '&#237;' in quoted text). Read again with commas.
+            sql = (
+                "SELECT * FROM read_csv($path, all_varchar = true, header = true, union_by_name = true,"
+                " encoding = $encoding, delim = ',', quote = '\"', escape = '\"', parallel = false)"
+            )
+            return self._connection().sql(sql, params={"path": path, "encoding": encoding or "utf-8"}).to_arrow_table()
+        return table
+
+    def _read_sniffed(self, path: str | list[str], *, file_format: str, encoding: str | None) -> pa.Table:
+        """Read CSV files (dialect sniffed by DuckDB), or several Parquet files."""
         import duckdb
 
         if file_format == "parquet":

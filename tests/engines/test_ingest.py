@@ -126,3 +126,17 @@ def test_text_read_in_dictionary_form_is_given_back_as_text(data, tmp_path):
     assert pa.types.is_dictionary(records.table["last_name"].type)
     assert records.column("last_name").type == pa.string()
     assert by_id(records, "last_name") == dict(zip(data["record_id"].to_pylist(), data["last_name"].to_pylist()))
+
+
+
+def test_a_header_left_whole_by_a_mis_sniffed_delimiter_is_read_again_on_commas(tmp_path, monkeypatch):
+    # DuckDB's sniffer takes the ';' of HTML entities ('&#237;') in ACM.csv of
+    # DBLP-ACM for the delimiter, leaving each line one field: simulated here.
+    path = tmp_path / "acm.csv"
+    path.write_text('id,title,authors\r\n1,"A paper","J. Herrera-Joancomart&#237;, A. Smith"\r\n', encoding="latin-1")
+    engine = DuckDBEngine()
+    whole_lines = pa.table({"id,title,authors": ['1,"A paper","J. Herrera-Joancomart&#237']})
+    monkeypatch.setattr(engine, "_read_sniffed", lambda *a, **k: whole_lines)
+    table = engine.read(str(path), file_format="csv", encoding="latin-1")
+    assert table.column_names == ["id", "title", "authors"]
+    assert table["authors"].to_pylist() == ["J. Herrera-Joancomart&#237;, A. Smith"]
