@@ -58,8 +58,6 @@ DEPENDENT = 0.8
 INITIALS = 0.1
 _NAME_ROLES = ("given_name", "surname", "string")
 _LOCATION_ORDER = ("postal_code", "city", "state")
-_PERSON_ROLES = {"given_name", "surname", "full_name", "date_of_birth"}
-_RESIDENCE_ROLES = ("house_number", "street_address", "postal_code", "phone")
 
 
 @dataclass(frozen=True)
@@ -307,50 +305,6 @@ def _address(profiles: list[ColumnProfile]) -> tuple[list[dict[str, Any]], list[
     return comparisons, notes
 
 
-def _residence(parts: list[ColumnProfile]) -> tuple[dict[str, Any] | None, list[Note]]:
-    """In a table of people: street address, postal code and phone as one comparison of where someone lives.
-
-    A household shares all three, and a move changes all three: compared
-    apart, a household member would collect three agreements and a person who
-    moved three disagreements. Compared together, the strongest shared part
-    decides: the same street address, else the same phone, else the same or a
-    close postal code, else the same street. None when fewer than two of the
-    three kinds are present.
-    """
-    numbers = [p for p in parts if p.role == "house_number"]
-    streets = [p for p in parts if p.role == "street_address"]
-    postal = [p for p in parts if p.role == "postal_code"]
-    phones = [p for p in parts if p.role == "phone"]
-    if sum(bool(kind) for kind in (streets, postal, phones)) < 2:
-        return None, []
-    levels: list[dict[str, Any]] = []
-    street = streets[0] if streets else None
-    if street is not None:
-        main = [numbers[0].name, street.name] if numbers else [street.name]
-        levels += [
-            {"type": "exact", "tf_adjust": _skewed(street), "columns": main},
-            {"type": "jaro_winkler", "threshold": 0.9, "columns": main},
-        ]
-        levels += [{"type": "exact", "tf_adjust": _skewed(p), "columns": [p.name]} for p in streets[1:]]
-    for p in phones:
-        levels += [{"type": "exact", "tf_adjust": _skewed(p), "columns": [p.name]},
-                   {"type": "damerau_levenshtein", "max": 1, "columns": [p.name]}]
-    for p in postal:
-        levels += [{"type": "exact", "tf_adjust": _skewed(p), "columns": [p.name]},
-                   {"type": "levenshtein", "max": 1, "columns": [p.name]}]
-    if street is not None:
-        if numbers:
-            levels.append({"type": "exact", "tf_adjust": _skewed(street), "columns": [street.name]})
-        levels.append({"type": "jaccard", "threshold": 0.5, "columns": [street.name]})
-    for level in levels:
-        if not level.get("tf_adjust", True):
-            del level["tf_adjust"]
-    cols = [p.name for p in numbers[:1] + streets + phones + postal]
-    names = ", ".join(f"'{c}'" for c in cols)
-    note = Note(cols[0], f"{names} compared as one: where someone lives (a household shares them, a move changes them together)")
-    return {"name": "residence", "columns": cols, "levels": levels}, [note]
-
-
 def _drop_contained(usable: list[ColumnProfile], columns: CleanColumns, notes: list[Note]) -> list[ColumnProfile]:
     """Leave out a short column whose value is part of a free-text column (a brand inside a product title)."""
     texts = [p for p in usable if p.role == "text"]
@@ -403,17 +357,12 @@ def plan_comparisons(profile: TableProfile, table: pa.Table, *, exclude: Sequenc
     usable = [p for p in usable if p not in location or p in kept_location]
     standardise = {p.name: standardise[p.name] for p in usable}
     comparisons: list[dict[str, Any]] = []
-    residence = None
-    if {p.role for p in usable} & _PERSON_ROLES:
-        residence, residence_notes = _residence([p for p in usable if p.role in _RESIDENCE_ROLES])
-        notes += residence_notes
-    in_residence = set(residence["columns"]) if residence else set()
-    address_parts = [p for p in usable if p.role in ("house_number", "street_address") and p.name not in in_residence]
+    address_parts = [p for p in usable if p.role in ("house_number", "street_address")]
     for p in usable:
-        if p.name not in in_residence and p not in address_parts:
+        if p not in address_parts:
             comparisons.append(_single(p))
     address, address_notes = _address(address_parts)
-    comparisons += address + ([residence] if residence else [])
+    comparisons += address
     notes += address_notes
     # Keep the table's column order, so the settings read like the data.
     position = {name: i for i, name in enumerate(names)}

@@ -13,9 +13,9 @@
    for the true matches (they agree on two or more columns, so they are found
    whatever the final rules are).
 4. **Choice.** Greedily, the rule that finds the most likely matches not yet
-   found per candidate pair it makes, within the budget, until no rule adds
-   a thousandth of them. Looser keys cover records whose fields are missing or
-   mistyped.
+   found per candidate pair it makes, within the budget, while a rule adds a
+   thousandth of them and at least one in twenty of its pairs is a likely
+   match. Looser keys cover records whose fields are missing or mistyped.
 5. **Report.** Each rule's pairs, the pairs it adds beyond the earlier rules
    (the engine's ``marginal_pairs``) and the likely matches it adds.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,9 @@ MAX_PROBE_RULES = 48
 PROBE_PER_RECORD = 20  # the first pass compares up to this many pairs a record (at least PROBE_MIN)
 PROBE_MIN = 100_000
 MIN_GAIN = 0.001  # a rule must add this share of the likely matches,
-MIN_YIELD = 0.001  # and at least one likely match per this many of its pairs (a thousand pairs for one match)
+MIN_YIELD = 0.001  # and one likely match at least in every thousand of its pairs;
+HOUSEHOLD_MIN_YIELD = 0.05  # in data with households, one in every twenty
+HOUSEHOLDS = 0.25  # households: this share of the pairs at one address are different people
 
 
 @dataclass(frozen=True)
@@ -333,40 +335,55 @@ _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
 
 def _choose(
-    candidates: list[Candidate], coverage: list[np.ndarray], n_likely: int, budget: int, all_pairs: float
+    candidates: list[Candidate],
+    coverage: list[np.ndarray],
+    n_likely: int,
+    budget: int,
+    all_pairs: float,
+    min_yield: float = MIN_YIELD,
+    new_pairs: Callable[[list[Candidate], Candidate], int] | None = None,
 ) -> list[tuple[int, int]]:
     """Greedy budgeted coverage: (candidate index, likely matches added), in order of choice.
 
     The next rule is the one that adds the most likely matches per pair it
     makes. A rule must add at least :data:`MIN_GAIN` of the likely matches, at
-    a rate of at least :data:`MIN_YIELD` per pair, and higher than pairs drawn
-    at random would (``all_pairs`` is the number of pairs without blocking): a
-    rule no better than chance only adds work, and non-matches that blur the
-    estimates of u.
+    a rate of at least ``min_yield`` per pair, and higher than pairs drawn at
+    random would (``all_pairs`` is the number of pairs without blocking). The
+    rate counts the pairs a rule adds: a rule that falls short on all its pairs
+    is measured again on those the rules chosen before do not make
+    (``new_pairs``, counted by the engine).
     """
     covered = np.zeros_like(coverage[0]) if coverage else np.zeros(0, np.uint8)
     chosen: list[tuple[int, int]] = []
     spent = 0
     min_gain = max(1, int(MIN_GAIN * n_likely))
-    floor = max(n_likely / max(all_pairs, 1.0), MIN_YIELD)
-    taken_columns: set[tuple[KeyVariant, ...]] = set()
-    while True:
-        best, best_score, best_gain = -1, 0.0, 0
+    floor = max(n_likely / max(all_pairs, 1.0), min_yield)
+    refused: set[int] = set()
+    while len(chosen) < 64:
+        taken = {i for i, _ in chosen}
+        ranked = []
         for i, (cand, cov) in enumerate(zip(candidates, coverage)):
-            if cand.pairs + spent > budget or cand.variants in taken_columns:
+            if i in taken or i in refused or cand.pairs + spent > budget:
                 continue
             gain = int(_POPCOUNT[cov & ~covered].sum())
-            score = gain / cand.pairs
-            if gain < min_gain or score <= floor:
-                continue
-            if score > best_score:
-                best, best_score, best_gain = i, score, gain
-        if best < 0 or len(chosen) >= 64:
-            return chosen
-        chosen.append((best, best_gain))
-        covered |= coverage[best]
-        spent += candidates[best].pairs
-        taken_columns.add(candidates[best].variants)
+            if gain >= min_gain:
+                ranked.append((gain / cand.pairs, gain, i))
+        pick = None
+        for score, gain, i in sorted(ranked, reverse=True):
+            if score > floor:
+                pick, cost = (i, gain), candidates[i].pairs
+                break
+            added = new_pairs([candidates[j] for j, _ in chosen], candidates[i]) if new_pairs else candidates[i].pairs
+            if gain / max(added, 1) > floor:
+                pick, cost = (i, gain), added
+                break
+            refused.add(i)
+        if pick is None:
+            break
+        chosen.append(pick)
+        covered |= coverage[pick[0]]
+        spent += cost
+    return chosen
 
 
 def _prune(chosen: list[tuple[int, int]], candidates: list[Candidate], coverage: list[np.ndarray]) -> list[tuple[int, int]]:
@@ -417,7 +434,21 @@ def choose_blocking(
     left, right, probe_pairs = _likely_matches(table, sources, base, probe, multi_source)
     coverage = _coverage(keys, candidates, left, right)
     if len(left):
-        chosen = _prune(_choose(candidates, coverage, len(left), budget, _all_pairs(sources, link_type)), candidates, coverage)
+        min_yield = MIN_YIELD
+        households = household_share(keys, roles)
+        if households is not None and households >= HOUSEHOLDS:
+            # Training learns m rule by rule from each rule's pairs: a rule whose
+            # pairs are mostly the other members of households teaches it households.
+            min_yield = HOUSEHOLD_MIN_YIELD
+            notes.append(
+                f"{households:.0%} of the pairs of records at one address differ in given name and birth date: "
+                f"households. A rule must find a likely match in 1 of every {round(1 / min_yield)} of its pairs."
+            )
+        def new_pairs(before: list[Candidate], rule: Candidate) -> int:
+            return _marginal_pairs(keys, [c.variants for c in [*before, rule]], sources, link_type, engine)[-1]
+
+        chosen = _choose(candidates, coverage, len(left), budget, _all_pairs(sources, link_type), min_yield, new_pairs)
+        chosen = _prune(chosen, candidates, coverage)
     else:
         notes.append("The first pass found no likely matches: the most selective exact rules are used.")
         chosen = [(candidates.index(c), 0) for c in probe[:3]]
@@ -427,6 +458,39 @@ def choose_blocking(
         RuleChoice(c.rule, c.pairs, m, gain) for c, m, (_, gain) in zip(rules, marginal, chosen)
     ]
     return BlockingChoice(choices, budget, len(left), len(probe), probe_pairs, len(candidates), notes)
+
+
+def household_share(keys: CleanColumns, roles: Mapping[str, str], *, largest: int = 50) -> float | None:
+    """Share of the pairs of records at one street address that differ in given name and birth date.
+
+    Duplicates of one person at an address agree on at least one of the two
+    (a typing error rarely hits both); members of a household differ in
+    both. Near 0 for data without households, a half or more with them. None
+    without a street address, a given name and a date of birth. Addresses
+    held by more than ``largest`` records (placeholders) are skipped.
+    """
+    def first(role: str) -> str | None:
+        return next((col for col, r in roles.items() if r == role), None)
+
+    street, number, given, born = first("street_address"), first("house_number"), first("given_name"), first("date_of_birth")
+    if street is None or given is None or born is None:
+        return None
+    address = keys.rule_keys([KeyVariant(c, "exact", ()) for c in (number, street) if c is not None])
+    names, dates = keys.column_codes(given), keys.column_codes(born)
+    present = np.flatnonzero((address >= 0) & (names >= 0) & (dates >= 0))
+    order = present[np.argsort(address[present], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, address[order][1:] != address[order][:-1]]) if len(order) else order
+    sizes = np.diff(np.r_[starts, len(order)])
+    differ = total = 0
+    for size in np.unique(sizes):
+        if size < 2 or size > largest:
+            continue
+        members = order[starts[sizes == size][:, None] + np.arange(size)]
+        i, j = np.triu_indices(size, 1)
+        a, b = members[:, i].ravel(), members[:, j].ravel()
+        differ += int(np.count_nonzero((names[a] != names[b]) & (dates[a] != dates[b])))
+        total += len(a)
+    return differ / total if total else None
 
 
 def _all_pairs(sources: np.ndarray, link_type: str) -> float:

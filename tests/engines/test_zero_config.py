@@ -57,29 +57,10 @@ def test_each_role_gets_the_comparison_an_expert_would_write(chosen):
     assert first.levels[0].kind == "exact" and first.levels[0].tf_adjust  # common first names count for less
     assert {lv.kind for lv in first.levels} >= {"damerau_levenshtein", "jaro_winkler"}
     assert [lv.kind for lv in comparison_of(settings, "dob").levels][:2] == ["exact", "date_swap"]
+    assert comparison_of(settings, "phone").columns == ("phone",)
     assert dict(settings.standardise)["phone"][0].name == "digits_only"
     middle = comparison_of(settings, "middle_name")  # half initials: "same initial" instead of one edit
     assert "prefix" in [lv.kind for lv in middle.levels] and "damerau_levenshtein" not in [lv.kind for lv in middle.levels]
-
-
-def test_address_phone_and_postal_code_are_one_comparison_of_where_someone_lives(chosen):
-    # A household shares all three and a move changes all three: one piece of evidence, not three.
-    residence = comparison_of(chosen.settings, "address")
-    assert set(residence.columns) == {"address", "phone", "zip"}
-    assert comparison_of(chosen.settings, "phone") is residence is comparison_of(chosen.settings, "zip")
-    first = residence.levels[0]
-    assert first.kind == "exact" and first.columns == ("address",)
-
-
-def test_address_parts_are_compared_apart_outside_tables_of_people():
-    shops = pa.table({
-        "shop": [f"Shop {chr(65 + i % 26)}{i}" for i in range(300)],
-        "address": [f"{i % 90 + 1} Main Street" for i in range(300)],
-        "zip": [f"{10000 + i % 40}" for i in range(300)],
-        "phone": [f"(555) 201-{i:04d}" for i in range(300)],
-    })
-    chosen = choose_settings(shops)
-    assert not any(comp.name == "residence" for comp in chosen.settings.comparisons)
 
 
 def test_city_and_state_that_follow_from_the_postal_code_are_not_counted_again(chosen):
@@ -234,3 +215,19 @@ def test_link_without_settings_works_when_the_sources_share_column_names():
     result = linkwise.link(a, b, zero_config={"exclude": ["entity_id"]})
     assert result.settings.link_type == "link"
     assert result.evaluate("entity_id").scored_pairs.f1 >= 0.9
+
+
+def test_households_are_told_apart_from_duplicates_at_one_address(data):
+    from linkwise.auto_blocking import CleanColumns, household_share
+
+    roles = {"first_name": "given_name", "dob": "date_of_birth", "address": "street_address"}
+    steps = {"first_name": ["lower"], "dob": [{"parse_date": "auto"}], "address": ["lower"]}
+    with_households = household_share(CleanColumns(data, steps), roles)
+    assert with_households > 0.3  # the generator puts families at one address
+    one_person_per_address = pa.table({
+        "first_name": [f"name{i // 2}" for i in range(400)],
+        "dob": [f"19{50 + i // 40}-01-{1 + i // 2 % 20:02d}" for i in range(400)],
+        "address": [f"{i // 2} main street" for i in range(400)],  # each address: one person, twice
+    })
+    assert household_share(CleanColumns(one_person_per_address, steps), roles) == 0.0
+    assert household_share(CleanColumns(data, steps), {"first_name": "given_name"}) is None
