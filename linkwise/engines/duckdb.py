@@ -173,15 +173,23 @@ class DuckDBEngine:
 
     def _read(self, path: str | list[str], *, file_format: str, encoding: str | None) -> pa.Table:
         """Read CSV files, or several Parquet files, with DuckDB."""
+        import duckdb
+
         table = self._read_sniffed(path, file_format=file_format, encoding=encoding)
         if file_format == "csv" and any("," in name for name in table.column_names):
             # The header still holds commas: the sniffer took another character for
-            # the delimiter (a ';' of '&#237;' in quoted text). Read again with commas.
+            # the delimiter (a ';' of '&#237;' in quoted text). Read again with commas;
+            # if that fails too (an unclosed quote), the table read says what is wrong.
             sql = (
                 "SELECT * FROM read_csv($path, all_varchar = true, header = true, union_by_name = true,"
                 " encoding = $encoding, delim = ',', quote = '\"', escape = '\"', parallel = false)"
             )
-            return self._connection().sql(sql, params={"path": path, "encoding": encoding or "utf-8"}).to_arrow_table()
+            try:
+                commas = self._connection().sql(sql, params={"path": path, "encoding": encoding or "utf-8"}).to_arrow_table()
+            except duckdb.Error:
+                return table
+            if not any("," in name for name in commas.column_names):
+                return commas
         return table
 
     def _read_sniffed(self, path: str | list[str], *, file_format: str, encoding: str | None) -> pa.Table:
