@@ -143,6 +143,7 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
             labels=opts["labels"],
             label_column=opts["label_column"],
             zero_config=zero_config,
+            keep_prepared=False,  # only written here: the encoded values can go early
         )
     result.write(output, overwrite=opts["overwrite"], csv=opts["csv"])
     if not quiet and result.zero_config is not None:
@@ -407,5 +408,13 @@ def demo(output: str, records: int, seed: int, quiet: bool) -> None:
         click.echo(f"Report: {report_path}")
 
 
-if __name__ == "__main__":  # pragma: no cover
+def entry() -> None:
+    """The ``linkwise`` program: :func:`main` in a process of its own, with its memory settings."""
+    from .memory import own_process
+
+    own_process()
     main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

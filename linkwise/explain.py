@@ -511,6 +511,13 @@ class Explainer:
         """The explainer of a :class:`~linkwise.LinkResult` (made once, kept on the result)."""
         explainer = result.__dict__.get("_explainer")
         if explainer is None:
+            if len(result.prepared) != len(result.settings.comparisons):
+                from .errors import LinkwiseError
+
+                raise LinkwiseError(
+                    "this result was made with keep_prepared=False and cannot explain pairs; "
+                    "write it and use linkwise explain on the output folder"
+                )
             explainer = cls(result.settings, result.model, result.records, result.prepared)
             result.__dict__["_explainer"] = explainer
         return explainer

@@ -67,12 +67,12 @@ class Records:
     def sources(self) -> pa.Array:
         return pa.array(np.asarray(self.source_names, dtype=object)[self.source_codes], type=pa.string())
 
-    def without_columns(self) -> Records:
-        """The same records without their column data, to free memory once it is encoded.
+    def without_columns(self, keep: Sequence[str] = ()) -> Records:
+        """The same records without their column data (but those of ``keep``), to free memory once it is encoded.
 
         :meth:`column` reads a column again from the inputs when asked.
         """
-        return replace(self, table=self.table.select([]))
+        return replace(self, table=self.table.select([name for name in self.table.column_names if name in set(keep)]))
 
     def column(self, name: str) -> pa.Array:
         """Column ``name`` in record order, as text (the id column as given).

@@ -7,6 +7,7 @@ own module and this one only passes data forward.
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +23,6 @@ from .blocking import (
     check_union_budget,
     first_rule,
     keys_table,
-    mask_dtype,
     rule_masks,
     with_marginal_pairs,
 )
@@ -42,9 +42,17 @@ from .score import match_weights, pairs_at_or_above
 from .settings import Settings
 from .train import MaskCounts, PatternCounts, estimate_u, train
 
-# Pairs compared at a time: bounds the memory of the compare stage (its
-# temporaries are about 100 bytes a pair) at little cost in speed.
-COMPARE_BATCH = 2_000_000
+# The compare stage's temporaries, per pair of a batch and per comparison
+# compared at the same time (one per thread), and the memory they may take:
+# the batch size follows from them (500,000 pairs on two threads).
+COMPARE_BYTES_PER_PAIR = 50
+COMPARE_BATCH_BYTES = 50_000_000
+
+
+def compare_batch(n_comparisons: int, threads: int | None = None) -> int:
+    """Pairs compared at a time: bounds the compare stage's temporaries at little cost in speed."""
+    at_once = max(1, min(n_comparisons, threads or os.cpu_count() or 1))
+    return max(100_000, COMPARE_BATCH_BYTES // (COMPARE_BYTES_PER_PAIR * at_once))
 
 
 def resolve_settings(settings: Any) -> Settings:
@@ -165,6 +173,7 @@ def run(
     labels: Any = None,
     label_column: str | None = None,
     zero_config: dict | None = None,
+    keep_prepared: bool = True,
 ) -> LinkResult:
     """Run the whole pipeline and return a :class:`LinkResult` (nothing is written).
 
@@ -176,6 +185,10 @@ def run(
     data (:func:`linkwise.auto.choose_settings`, given the options in
     ``zero_config``: ``exclude``, ``rename``, ``max_pairs``); what was chosen
     and why is in ``result.zero_config``.
+
+    ``keep_prepared=False`` lets the encoded values go once the pairs are
+    scored (for a caller that only writes the outputs, as the command line
+    does): the result then cannot explain pairs.
     """
     model_doc, model_where = None, "model"
     if model is not None:
@@ -205,7 +218,9 @@ def run(
     with _engine_for(engine, engine_options) as eng, Reporter(show=progress) as reporter:
         threads = (engine_options or {}).get("threads")
         label_options = LabelOptions(labels, label_column, match_threshold is None, cluster_threshold is None)
-        result = _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads, label_options)
+        result = _run(
+            inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads, label_options, keep_prepared
+        )
     result.zero_config = chosen
     return result
 
@@ -219,6 +234,7 @@ def _run(
     encoding: str | None,
     threads: int | None,
     label_options: LabelOptions | None = None,
+    keep_prepared: bool = True,
 ) -> LinkResult:
     model_doc, model_where = model_source
     if label_options is not None and label_options.labels is not None and label_options.column is not None:
@@ -227,13 +243,17 @@ def _run(
         records = load_records(inputs, settings, engine=engine, encoding=encoding)
     with _stage(reporter, "prepare"):
         prepared, keys = prepare(records, settings, threads=threads)
+        # Only the blocking rules' columns are read again (to describe their largest blocks).
+        records = records.without_columns(keep=[col for rule in settings.blocking_rules for col in rule.columns])
     with _stage(reporter, "block"):
         table = keys_table(keys, records.source_codes)
         reports = _blocking_reports(engine, table, records, keys, settings, marginal=False)
+        # Everything later works on codes: the column data can go before the pairs come.
+        records = records.without_columns()
         left, right = candidate_pairs(engine, table, link_type=settings.link_type, n_records=records.n)
         del table
-        # Everything later works on codes: the column data can go.
-        records = records.without_columns()
+        masks = rule_masks(keys, left, right)
+        del keys
     if not len(left):
         raise BlockingError(
             "the blocking rules make no candidate pairs: no two records share the values of any rule; "
@@ -242,14 +262,12 @@ def _run(
     kernels = [ComparisonKernel(p) for p in prepared]
     with _stage(reporter, "compare", total=len(left)):
         levels = np.empty((len(left), len(prepared)), dtype=np.uint8)
-        masks = np.empty(len(left), dtype=mask_dtype(len(settings.blocking_rules)))
-        for start in range(0, len(left), COMPARE_BATCH):
-            batch = slice(start, start + COMPARE_BATCH)
+        step = compare_batch(len(prepared), threads)
+        for start in range(0, len(left), step):
+            batch = slice(start, start + step)
             levels[batch] = compare_pairs(kernels, left[batch], right[batch], threads=threads)
-            masks[batch] = rule_masks(keys, left[batch], right[batch])
             reporter.advance(len(left[batch]))
             reclaim()
-        del keys
     evidence = None
     if label_options is not None and label_options.given:
         evidence = label_evidence(label_options, records, engine, kernels, left, right, levels)
@@ -274,7 +292,8 @@ def _run(
             training = {"loaded_model": True}
         # Which rules made the likely matches tells how many matches no rule made.
         blocking = blocking_recall(by_mask.masks, by_mask.by_mask(model.posterior(patterns.patterns)), rule_keys(settings))
-        del by_mask
+        # Nothing is compared after training: the kernels' caches (code points, dates) can go.
+        del by_mask, kernels
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
         del patterns
@@ -282,6 +301,8 @@ def _run(
             from .one_to_one import one_to_one_weights
 
             weights = one_to_one_weights(weights, left, right, records.n)
+    if not keep_prepared:
+        prepared = []
     if evidence is not None:
         settings, training["labels"] = choose_thresholds(settings, label_options, evidence, records.n, left, right, weights)
     with _stage(reporter, "cluster"):

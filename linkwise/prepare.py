@@ -135,7 +135,8 @@ def _dense_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> PreparedComparison:
     encoded = [standardised.get(col, comparison.standardise) for col in comparison.columns]
     if len(encoded) == 1:
-        codes, values = encoded[0][0].astype(np.int32)[:, None], encoded[0][1]
+        # A view of the standardised codes, not a copy (they are int32 already).
+        codes, values = encoded[0][0].astype(np.int32, copy=False)[:, None], encoded[0][1]
     else:
         # One shared dictionary across the columns, so that swapped values compare equal.
         all_values = pa.chunked_array([v for _, v in encoded]).combine_chunks().unique()
@@ -197,7 +198,9 @@ def _block_key(parts: np.ndarray, sizes: list[int]) -> np.ndarray:
     if float(np.prod([max(s, 1) for s in sizes], dtype=float)) < 2.0**62:
         key = np.zeros(len(parts), dtype=np.int64)
         for j, size in enumerate(sizes):
-            key = key * max(size, 1) + parts[:, j]
+            key *= max(size, 1)
+            key += parts[:, j]
     else:
-        key = _dense_rows(parts)[0]
-    return np.where(any_missing, -1, key)
+        key = _dense_rows(parts)[0].astype(np.int64, copy=False)
+    key[any_missing] = -1
+    return key

@@ -170,7 +170,13 @@ class LinkResult:
         """
         out_dir = Path(out_dir)
         with staged_outputs(out_dir, overwrite=overwrite) as writer:
+            # Clusters first, and their table let go, before the pairs' batches are made:
+            # the two never take memory at the same time.
             clusters = self.clusters_table()
+            writer.parquet("clusters.parquet", clusters)
+            if csv:
+                writer.csv("clusters.csv", clusters)
+            del clusters
             pairs_schema = self._pairs_of(slice(0, 0)).schema
             jobs = [
                 partial(
@@ -182,15 +188,9 @@ class LinkResult:
                     dictionary=[n for n in pairs_schema.names if n.endswith("_level") or n.startswith("source_")],
                     statistics=["match_weight", "match_probability"],
                 ),
-                partial(writer.parquet, "clusters.parquet", clusters),
             ]
             if csv:
-                # The longest first: pairs.csv takes one thread while the other writes the rest.
-                jobs = [
-                    partial(writer.csv_batches, "pairs.csv", pairs_schema, self._pair_batches()),
-                    *jobs,
-                    partial(writer.csv, "clusters.csv", clusters),
-                ]
+                jobs.append(partial(writer.csv_batches, "pairs.csv", pairs_schema, self._pair_batches()))
             # Arrow's writers release the GIL: write the files side by side.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 for done in [pool.submit(job) for job in jobs]:

@@ -39,6 +39,8 @@ from .settings import Settings
 
 
 _BATCH = 1_000_000
+U_BATCH = 100_000
+"""Random pairs compared at a time to estimate u."""
 
 
 @dataclass(frozen=True)
@@ -135,12 +137,18 @@ def estimate_u(
     left, right = sample_pairs(
         n, settings.training.u_sample_pairs, seed=settings.seed, source_codes=source_codes, link_type=settings.link_type
     )
-    levels = compare_pairs(kernels, left, right)
+    # Compared a batch at a time (random pairs share few values, so the
+    # temporaries are as many as the pairs): only the level counts are kept.
+    level_counts = [np.zeros(prep.n_levels, dtype=np.int64) for prep in prepared]
+    for start in range(0, len(left), U_BATCH):
+        levels = compare_pairs(kernels, left[start : start + U_BATCH], right[start : start + U_BATCH])
+        for c, prep in enumerate(prepared):
+            level_counts[c] += np.bincount(levels[:, c], minlength=prep.n_levels)
+    del left, right
     _, fixed_u = fixed_parameters(settings)
     u = []
     for c, prep in enumerate(prepared):
-        k = prep.n_levels
-        counts = np.bincount(levels[:, c], minlength=k).astype(float)
+        counts = level_counts[c].astype(float)
         # Half a pair of pseudo-count: a level never seen among random pairs is rare, not impossible.
         counts[1:] += 0.5
         exact = exact_u_from_frequencies(prep, source_codes, settings.link_type)
