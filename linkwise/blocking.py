@@ -131,6 +131,18 @@ def first_rule(masks: np.ndarray, n_rules: int) -> np.ndarray:
     return out
 
 
+def pairs_made_by(masks: np.ndarray, n_rules: int) -> np.ndarray:
+    """Pairs made by each rule (the first that holds), and at the end those no rule holds for.
+
+    Counted over the distinct masks (at most ``2**n_rules``) when there are few rules: no array per pair.
+    """
+    if n_rules > 16:
+        return np.bincount(first_rule(masks, n_rules), minlength=n_rules + 1)
+    per_mask = kernels.bincount(masks, minlength=1 << n_rules)
+    first = first_rule(np.arange(len(per_mask), dtype=masks.dtype), n_rules)
+    return np.bincount(first, weights=per_mask, minlength=n_rules + 1).astype(np.int64)
+
+
 def candidate_pairs(engine, table: pa.Table, *, link_type: str, n_records: int) -> tuple[np.ndarray, np.ndarray]:
     """All candidate pairs as (left, right) int32 record indices, left < right, sorted.
 

@@ -21,8 +21,8 @@ from .blocking import (
     candidate_pairs,
     check_budget,
     check_union_budget,
-    first_rule,
     keys_table,
+    pairs_made_by,
     rule_masks,
     with_marginal_pairs,
 )
@@ -44,9 +44,9 @@ from .train import MaskCounts, PatternCounts, estimate_u, train
 
 # The compare stage's temporaries, per pair of a batch and per comparison
 # compared at the same time (one per thread), and the memory they may take:
-# the batch size follows from them (500,000 pairs on two threads).
+# the batch size follows from them (250,000 pairs on two threads).
 COMPARE_BYTES_PER_PAIR = 50
-COMPARE_BATCH_BYTES = 50_000_000
+COMPARE_BATCH_BYTES = 25_000_000
 
 
 def compare_batch(n_comparisons: int, threads: int | None = None) -> int:
@@ -271,15 +271,20 @@ def _run(
     evidence = None
     if label_options is not None and label_options.given:
         evidence = label_evidence(label_options, records, engine, kernels, left, right, levels)
-    made_by = np.bincount(first_rule(masks, len(settings.blocking_rules)), minlength=len(settings.blocking_rules) + 1)
+    made_by = pairs_made_by(masks, len(settings.blocking_rules))
     reports = [replace(rep, marginal_pairs=int(made_by[r])) for r, rep in enumerate(reports)]
     all_pairs = total_pairs(records, settings.link_type)
 
     with _stage(reporter, "train"):
+        # u first (random pairs, compared by the kernels), so that the kernels' caches
+        # (code points, dates) are gone before the pairs' patterns are counted.
+        u = estimate_u(kernels, prepared, settings, records.source_codes) if model_doc is None else None
+        del kernels
+        if not keep_prepared:
+            prepared = [p.for_scoring() for p in prepared]
         patterns = PatternCounts.of(levels, [c.n_levels for c in settings.comparisons])
         by_mask = MaskCounts.of(patterns, masks, len(settings.blocking_rules))
         if model_doc is None:
-            u = estimate_u(kernels, prepared, settings, records.source_codes)
             model, _, training = train(
                 levels, masks, u, settings, total_pairs=all_pairs, counts=patterns, n_records=records.n,
                 mask_counts=by_mask, labels=evidence,
@@ -292,8 +297,7 @@ def _run(
             training = {"loaded_model": True}
         # Which rules made the likely matches tells how many matches no rule made.
         blocking = blocking_recall(by_mask.masks, by_mask.by_mask(model.posterior(patterns.patterns)), rule_keys(settings))
-        # Nothing is compared after training: the kernels' caches (code points, dates) can go.
-        del by_mask, kernels
+        del by_mask
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
         del patterns

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +45,16 @@ class PreparedComparison:
     @property
     def n_levels(self) -> int:
         return self.comparison.n_levels
+
+    def for_scoring(self) -> PreparedComparison:
+        """Only what scoring needs, the term-frequency counts: the values and the other codes can go."""
+        return replace(
+            self,
+            values=pa.nulls(0, self.values.type),
+            codes=self.codes[:0].copy(),
+            tuple_codes=self.tuple_codes[:0].copy(),
+            tuple_columns=self.tuple_columns[:0].copy(),
+        )
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from .prepare import PreparedComparison
 from .score import pairs_at_or_above
 from .settings import Settings
 
-PAIRS_BATCH_ROWS = 1 << 19
+PAIRS_BATCH_ROWS = 1 << 18
 """Pairs built and written at a time by :meth:`LinkResult.write`, one Parquet row group each.
 
-Arrow's default row group size: ``pairs.parquet`` is laid out as if written whole.
+About 12 MB of Arrow data a batch (two are in memory while writing); readers
+see the same table whatever the batch size.
 """
 
 

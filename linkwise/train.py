@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .blocking import rule_holds
 from . import kernels
 from .compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
 from .dependence import correct_non_match_dependences
@@ -38,7 +37,7 @@ from .prepare import PreparedComparison
 from .settings import Settings
 
 
-_BATCH = 1_000_000
+_BATCH = 250_000
 U_BATCH = 100_000
 """Random pairs compared at a time to estimate u."""
 
@@ -78,7 +77,7 @@ class PatternCounts:
             first = np.full(int(inverse.max(initial=-1)) + 1, len(levels), dtype=np.int64)
             np.minimum.at(first, inverse, np.arange(len(levels)))
             patterns = levels[first]
-        counts = np.bincount(inverse, minlength=len(patterns)).astype(float)
+        counts = kernels.bincount(inverse, minlength=len(patterns)).astype(float)
         return cls(patterns, counts, inverse)
 
 
@@ -197,8 +196,11 @@ def train(
     pooled = [np.zeros(k) for k in n_levels]
     pooled_weight = np.zeros(len(n_levels))
     per_rule: list[dict] = [{} for _ in settings.blocking_rules]
-    in_rule = [rule_holds(masks, r) for r in range(len(settings.blocking_rules))]
-    rule_pairs = [int(np.count_nonzero(x)) for x in in_rule]
+    if mask_counts is None:
+        mask_counts = MaskCounts.of(counts, masks, len(settings.blocking_rules))
+    # Each rule's pairs by pattern, from the (pattern, rule mask) table: no array per pair.
+    by_rule = [mask_counts.rule_counts(r) for r in range(len(settings.blocking_rules))]
+    rule_pairs = [int(x.sum()) for x in by_rule]
     # The most selective rules first: their pairs are mostly matches, so EM
     # tells matches apart best there. A rule with more pairs than records is
     # mostly non-matches (namesakes, people of one postal code) and, weighing
@@ -213,7 +215,7 @@ def train(
         if n_records is not None and rule_pairs[r] > n_records and all(pooled_weight[c] > 0 for c in informs):
             per_rule[r] = {"rule": name, "pairs": rule_pairs[r], "used": False, "why": "more pairs than records; more selective rules inform its comparisons"}
             continue
-        rule_counts = np.bincount(counts.inverse[in_rule[r]], minlength=len(counts.patterns)).astype(float)
+        rule_counts = by_rule[r]
         keep = rule_counts > 0
         patterns = counts.patterns[keep].copy()
         patterns[:, sorted(excluded[r])] = 0
@@ -241,7 +243,7 @@ def train(
             "converged": model.converged_ and not caught,
             "left_out": [settings.comparisons[c].name for c in sorted(excluded[r])],
         }
-    del in_rule
+    del by_rule
 
     # Comparisons left out by every rule get m from EM on all candidate pairs.
     missing = [c for c in range(len(n_levels)) if pooled_weight[c] <= 0]
@@ -287,8 +289,6 @@ def train(
     info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
     if labels is not None:
         info["labels"] = labels.summary()
-    if mask_counts is None:
-        mask_counts = MaskCounts.of(counts, masks, len(settings.blocking_rules))
     info["dependence"] = correct_dependences(final, counts, mask_counts, settings)
     # Term-frequency adjustments scale the population's exact-match u, from random pairs.
     final.tf_u_ = [np.asarray(x, float) for x in u]
@@ -305,7 +305,7 @@ class MaskCounts:
     @classmethod
     def of(cls, counts: PatternCounts, masks: np.ndarray, n_rules: int) -> MaskCounts:
         if n_rules <= 20:  # masks index a small table directly
-            used = np.bincount(masks, minlength=1 << n_rules)
+            used = kernels.bincount(masks, minlength=1 << n_rules)
             distinct = np.flatnonzero(used)
             position = np.zeros(len(used), dtype=np.int64)
             position[distinct] = np.arange(len(distinct))
@@ -315,6 +315,11 @@ class MaskCounts:
         table = np.zeros((len(counts.patterns), len(distinct)))
         np.add.at(table, (counts.inverse, mask_index.reshape(-1)), 1.0)
         return cls(distinct.astype(np.uint64), table)
+
+    def rule_counts(self, rule: int) -> np.ndarray:
+        """Pairs of each pattern for which rule ``rule`` holds (float counts)."""
+        holds = (self.masks >> np.uint64(rule)) & np.uint64(1) != 0
+        return self.counts[:, holds].sum(axis=1)
 
     def by_mask(self, pattern_weight: np.ndarray) -> np.ndarray:
         """Weighted pairs of each mask, each pattern weighing ``pattern_weight`` (e.g. its posterior)."""

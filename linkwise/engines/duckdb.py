@@ -57,14 +57,17 @@ class _Blocks:
     @classmethod
     def of(cls, matrix: _KeyMatrix, rule: int) -> _Blocks:
         key = matrix.keys[rule]
-        present = np.flatnonzero(key >= 0)
+        present = np.flatnonzero(key >= 0).astype(np.int32)
         # Hash the keys to block numbers, then group the records by block number
         # with a counting sort: two linear passes instead of sorting 64-bit keys.
         block_keys, block_of = kernels.unique_first_seen(key[present])
         order = present[kernels.counting_order(block_of, len(block_keys))]
-        sizes = np.bincount(block_of, minlength=len(block_keys))
+        del present
+        sizes = kernels.bincount(block_of, minlength=len(block_keys))
+        del block_of
         shared = sizes >= 2
-        members = order[np.repeat(shared, sizes)].astype(np.int32)
+        members = order[np.repeat(shared, sizes)]
+        del order
         starts = np.concatenate([[0], np.cumsum(sizes[shared])]).astype(np.int64)
         return cls(matrix, members, starts, block_keys[shared], sizes[shared])
 
@@ -246,10 +249,10 @@ class DuckDBEngine:
         entry = self._registered.get(id(keys))
         if entry is None:
             matrix = _KeyMatrix.of(keys)
-            # Every rule's blocks at once, side by side (the kernels release the GIL).
-            with ThreadPoolExecutor(max_workers=self._threads) as pool:
-                built = pool.map(lambda r: _Blocks.of(matrix, r), range(matrix.keys.shape[0]))
-                entry = self._registered[id(keys)] = (keys, matrix, dict(enumerate(built)))
+            # One rule after another: side by side, their temporaries (about 60 bytes
+            # a record each) would add up, for little time saved.
+            built = [_Blocks.of(matrix, r) for r in range(matrix.keys.shape[0])]
+            entry = self._registered[id(keys)] = (keys, matrix, dict(enumerate(built)))
         return entry[2][rule]
 
     def block_stats(self, keys: pa.Table, rule: int, *, link_type: str, top: int = 5) -> BlockStats:
