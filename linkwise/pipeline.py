@@ -297,7 +297,7 @@ def _run(
             training = {"loaded_model": True}
         # Which rules made the likely matches tells how many matches no rule made.
         blocking = blocking_recall(by_mask.masks, by_mask.by_mask(model.posterior(patterns.patterns)), rule_keys(settings))
-        del by_mask
+        del by_mask, masks
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
         del patterns

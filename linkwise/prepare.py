@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pyarrow as pa
 
+from . import kernels
 from .ingest import Records
 from .settings import Comparison, Settings, Standardiser
 from .standardise import encode_column, redundant, restandardise
@@ -178,7 +179,7 @@ def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> P
 def prepare(records: Records, settings: Settings, *, threads: int | None = None) -> tuple[list[PreparedComparison], np.ndarray]:
     """Encode every comparison and every blocking rule's key.
 
-    Returns the prepared comparisons and an int64 array of shape
+    Returns the prepared comparisons and an int32 array of shape
     (rules, records): the block key of each record under each rule, -1 when a
     key field is missing.
     """
@@ -191,10 +192,10 @@ def prepare(records: Records, settings: Settings, *, threads: int | None = None)
         list(pool.map(standardised._base, sorted({col for col, _ in wanted})))
         list(pool.map(lambda item: standardised.get(*item), sorted(wanted, key=lambda item: (item[0], str(item[1])))))
     comparisons = [prepare_comparison(c, standardised) for c in settings.comparisons]
-    keys = np.empty((len(settings.blocking_rules), records.n), dtype=np.int64)
+    keys = np.empty((len(settings.blocking_rules), records.n), dtype=np.int32)
     for r, rule in enumerate(settings.blocking_rules):
         encoded = [standardised.get(k.column, k.standardise) for k in rule.keys]
-        keys[r] = _block_key(np.stack([codes for codes, _ in encoded], axis=1), [len(v) for _, v in encoded])
+        keys[r] = _narrow(_block_key(np.stack([codes for codes, _ in encoded], axis=1), [len(v) for _, v in encoded]))
     return comparisons, keys
 
 
@@ -214,3 +215,20 @@ def _block_key(parts: np.ndarray, sizes: list[int]) -> np.ndarray:
         key = _dense_rows(parts)[0].astype(np.int64, copy=False)
     key[any_missing] = -1
     return key
+
+
+def _narrow(key: np.ndarray) -> np.ndarray:
+    """The same block keys as int32, in the same order (-1 stays -1): half the memory of blocking.
+
+    Keys past the int32 range are numbered in sorted order, so that the order
+    of keys (which breaks ties among the largest blocks) is kept.
+    """
+    if int(key.max(initial=-1)) < np.iinfo(np.int32).max:
+        return key.astype(np.int32)
+    # Hashed to the distinct keys (fewer than the records), which alone are sorted.
+    distinct, inverse = kernels.unique_first_seen(key)
+    rank = np.empty(len(distinct), dtype=np.int32)
+    rank[np.argsort(distinct)] = np.arange(len(distinct), dtype=np.int32)
+    if (distinct < 0).any():
+        rank -= 1  # -1, the smallest key, stays -1
+    return rank[inverse]

@@ -108,20 +108,42 @@ class LinkResult:
         ``cluster_mean_probability`` the mean probability of its scored pairs.
         Both are null for a record alone in its cluster.
         """
+        return self._clusters_of(slice(None), self._per_cluster())
+
+    def _per_cluster(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Size, weakest link and mean probability of each cluster."""
         from .cluster import cluster_confidence
 
-        sizes = np.bincount(self.clusters)[self.clusters]
+        sizes = np.bincount(self.clusters).astype(np.int64)
         weakest, mean = cluster_confidence(self.clusters, self.left, self.right, self.match_weight)
+        return sizes, weakest, mean
+
+    def _clusters_of(self, rows: slice, per_cluster: tuple[np.ndarray, np.ndarray, np.ndarray]) -> pa.Table:
+        """The clusters table of the records ``rows`` selects, from :meth:`_per_cluster`."""
+        sizes, weakest, mean = per_cluster
+        clusters = self.clusters[rows]
+        # Source names per record from the few names: no string per record is built in Python.
+        names = pa.array(list(self.records.source_names), type=pa.string())
         return pa.table(
             {
-                "id": self.records.ids,
-                "source": self.records.sources,
-                "cluster_id": pa.array(self.clusters),
-                "cluster_size": pa.array(sizes.astype(np.int64)),
-                "cluster_weakest_link": pa.array(weakest[self.clusters], from_pandas=True),
-                "cluster_mean_probability": pa.array(mean[self.clusters], from_pandas=True),
+                "id": self.records.ids[rows],
+                "source": names.take(pa.array(self.records.source_codes[rows])),
+                "cluster_id": pa.array(clusters),
+                "cluster_size": pa.array(sizes[clusters]),
+                "cluster_weakest_link": pa.array(weakest[clusters], from_pandas=True),
+                "cluster_mean_probability": pa.array(mean[clusters], from_pandas=True),
             }
         )
+
+    @staticmethod
+    def _per_cluster_empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+
+    def _cluster_batches(self) -> Iterator[pa.Table]:
+        """The clusters table in slices of :data:`PAIRS_BATCH_ROWS` records, each built when asked for."""
+        per_cluster = self._per_cluster()
+        for start in range(0, len(self.clusters), PAIRS_BATCH_ROWS):
+            yield self._clusters_of(slice(start, start + PAIRS_BATCH_ROWS), per_cluster)
 
     # -- documents --------------------------------------------------------------
     def model_document(self) -> dict:
@@ -171,13 +193,12 @@ class LinkResult:
         """
         out_dir = Path(out_dir)
         with staged_outputs(out_dir, overwrite=overwrite) as writer:
-            # Clusters first, and their table let go, before the pairs' batches are made:
-            # the two never take memory at the same time.
-            clusters = self.clusters_table()
-            writer.parquet("clusters.parquet", clusters)
+            # Clusters first, a batch of records at a time, before the pairs' batches
+            # are made: the two never take memory at the same time.
+            clusters_schema = self._clusters_of(slice(0, 0), self._per_cluster_empty()).schema
+            writer.parquet_batches("clusters.parquet", clusters_schema, self._cluster_batches(), dictionary=["source", "cluster_size"])
             if csv:
-                writer.csv("clusters.csv", clusters)
-            del clusters
+                writer.csv_batches("clusters.csv", clusters_schema, self._cluster_batches())
             pairs_schema = self._pairs_of(slice(0, 0)).schema
             jobs = [
                 partial(
