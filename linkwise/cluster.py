@@ -143,7 +143,7 @@ def _group_records(labels, n_labels):  # pragma: no cover - compiled
     for c in range(n_labels):
         starts[c + 1] += starts[c]
     fill = starts[:-1].copy()
-    order = np.empty(len(labels), np.int64)
+    order = np.empty(len(labels), np.int32)  # record indices: fewer than 2**31 records
     for x in range(len(labels)):
         order[fill[labels[x]]] = x
         fill[labels[x]] += 1
@@ -190,7 +190,7 @@ def _contract_all(labels, order, starts, left, right, weight, pairs, pair_starts
     n = len(labels)
     out = labels.copy()
     next_label = labels.max() + 1 if n else 0
-    local = np.full(n, -1, np.int64)
+    local = np.full(n, -1, np.int32)
     for component in range(len(starts) - 1):
         size = starts[component + 1] - starts[component]
         first, last = pair_starts[component], pair_starts[component + 1]

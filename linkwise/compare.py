@@ -319,8 +319,17 @@ def sample_pairs(
         else:
             b = rng.integers(0, n_records, size=draw)
         keep = a != b
-        lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-        keys = np.sort(np.concatenate([keys, lo * n_records + hi]))
+        a, b = a[keep], b[keep]
+        del keep
+        # key = min * n + max, made in place: the draws are the larger arrays here.
+        lo = np.minimum(a, b)
+        np.maximum(a, b, out=b)
+        del a
+        lo *= n_records
+        lo += b
+        del b
+        keys = np.sort(np.concatenate([keys, lo]))
+        del lo
         keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
         if len(keys) >= n_pairs:
             break

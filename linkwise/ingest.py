@@ -460,7 +460,7 @@ def load_records(
     order = pc.sort_indices(
         pa.table({"src": pa.array(codes), "id": table[id_column]}),
         sort_keys=[("src", "ascending"), ("id", "ascending")],
-    ).to_numpy().astype(np.int64)
+    ).to_numpy().astype(np.int32 if len(codes) < 2**31 else np.int64)
     codes = codes[order]
     ids = table[id_column].take(pa.array(order)).combine_chunks()
     if not generated:

@@ -57,7 +57,16 @@ def encode_codepoints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     otherwise the text is decoded to ``uint32`` code points. Nulls are empty
     strings.
     """
-    _, byte_offsets, data = utf8_bytes(values)
+    if isinstance(values, pa.Array) and pa.types.is_string(values.type):
+        # Arrow's own bytes, not a large-string copy of them: only the offsets are widened.
+        _, offset_buffer, data_buffer = values.buffers()
+        narrow = np.frombuffer(offset_buffer, dtype=np.int32)[values.offset : values.offset + len(values) + 1]
+        byte_offsets = narrow.astype(np.int64)
+        byte_offsets -= byte_offsets[0]
+        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+        data = data[int(narrow[0]) : int(narrow[-1])]
+    else:
+        _, byte_offsets, data = utf8_bytes(values)
     if not len(data) or int(data.max()) < 128:
         return byte_offsets, data
     return _decode_utf8(byte_offsets, data)

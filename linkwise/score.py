@@ -64,8 +64,10 @@ def pairs_at_or_above(weights: np.ndarray, threshold: float, *, batch: int = 1_0
     Probabilities are worked out a batch at a time, so no array of them for
     every pair is ever held.
     """
+    # Positions fit in int32 below 2**31 pairs: half the memory of int64.
+    dtype = np.int32 if len(weights) < 2**31 else np.int64
     found = [
-        start + np.flatnonzero(probability(weights[start : start + batch]) >= threshold)
+        (start + np.flatnonzero(probability(weights[start : start + batch]) >= threshold)).astype(dtype)
         for start in range(0, len(weights), batch)
     ]
-    return np.concatenate(found) if found else np.empty(0, np.int64)
+    return np.concatenate(found) if found else np.empty(0, dtype)
