@@ -12,13 +12,16 @@ matches among any set of pairs is the sum of their probabilities:
   all: those among the candidate pairs plus those blocking never made. The
   latter come from :func:`blocking_recall`.
 
-The probabilities used are those the pairs were scored with (term-frequency
-adjustments included: agreeing on 'John Smith' says less than on a rare
-name, which matters most for the namesakes and household members whose
-probabilities are neither near 0 nor near 1). The other reading is each
-pair's *pattern posterior*: the model's probability for its agreement
-pattern alone, which EM fits to the counts of the patterns. How far the two
-disagree is taken as the uncertainty of calibration.
+Two readings of each pair's probability are used: the probability it was
+scored with (term-frequency adjustments included: agreeing on 'John Smith'
+says less than on a rare name, which matters most for the namesakes and
+household members whose probabilities are neither near 0 nor near 1), and
+its *pattern posterior*: the model's probability for its agreement pattern
+alone, which EM fits to the counts of the patterns. Neither is known to be
+the better calibrated (on ``people.py`` data the first counts the matches a
+run misses better, the second the precision of a run whose model takes
+household members for matches), so each figure is their midpoint and its
+range covers both: the uncertainty of calibration.
 
 Every figure is an :class:`Estimate` with an interval. The interval is not a
 sampling interval (with a million pairs that would be tiny) but the range
@@ -351,9 +354,10 @@ def estimate_accuracy(
         pair was scored with (``pair_probability`` again).
     other_probability : float array (m,), optional
         Another reading of the same pairs (in a run, each pair's pattern
-        posterior, :meth:`FellegiSunterModel.posterior` of its levels): how far
-        the figures move with it is the uncertainty of calibration. Without
-        it, ``pair_probability`` is that other reading.
+        posterior, :meth:`FellegiSunterModel.posterior` of its levels). With
+        it, each figure is the midpoint of the two readings and its range
+        covers both; without it, ``match_probability`` is the reading and
+        ``pair_probability`` the other end of the range.
     blocking : Estimate, optional
         Share of matching pairs that blocking made (:func:`blocking_recall`);
         without it, recall counts only the matches among the scored pairs.
@@ -394,10 +398,15 @@ def estimate_accuracy(
         out["cluster_f1"] = _f1(out["cluster_precision"], out["cluster_recall"])
         return out
 
-    central = metrics(match_probability, shares[0])
-    # Calibration: another reading of the same pairs; the gap is the uncertainty.
-    other = pair_probability if other_probability is None else np.asarray(other_probability, dtype=float)
-    adjusted = metrics(other, shares[0])
+    if other_probability is None:
+        central = metrics(match_probability, shares[0])
+        # Calibration: the probabilities the pairs were scored with read them differently; the gap is the uncertainty.
+        adjusted = metrics(pair_probability, shares[0])
+    else:
+        # Two readings, neither known to be the better: their midpoint, with a range that covers both.
+        other = np.asarray(other_probability, dtype=float)
+        central = metrics((match_probability + other) / 2, shares[0])
+        adjusted = metrics(other, shares[0])
     # Blocking recall changes only the number of matches in all: scale, do not recount.
     by_blocking = []
     for share in shares[1:]:
