@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from linkwise.cluster import connected_components
-from linkwise.estimate import Estimate, blocking_recall, distinct_keys, estimate_accuracy
+from linkwise.estimate import (
+    Estimate,
+    blocking_recall,
+    distinct_keys,
+    estimate_accuracy,
+)
 from linkwise.evaluate import evaluate
 
 
