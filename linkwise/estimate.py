@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-MAX_KEYS = 16
+MAX_KEYS = 14
 """Distinct blocking keys up to which the blocking recall is estimated (2**keys agreement states)."""
 
 ASSOCIATION_SD = 1.0
