@@ -460,6 +460,13 @@ def bincount(values: np.ndarray, minlength: int = 0, *, chunk: int = 1 << 20) ->
     return counts
 
 
+@njit(cache=True, nogil=True)
+def add_weights(out, index, weights):  # pragma: no cover - compiled
+    """``out[index[i]] += weights[i]`` in order: ``np.bincount(index, weights)`` added to ``out``, batch by batch."""
+    for i in range(len(index)):
+        out[index[i]] += weights[i]
+
+
 def unique_first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct int64 keys in order of first appearance, and each key's index among them (int32).
 

@@ -30,7 +30,7 @@ from .cluster import connected_components, refine_clusters
 from .compare import ComparisonKernel, compare_pairs
 from .engines.base import get_engine
 from .errors import BlockingError, SettingsError
-from .estimate import blocking_recall, rule_keys
+from .estimate import blocking_keys, blocking_recall, rule_keys
 from .ingest import Records, load_records
 from .labels import LabelOptions, choose_thresholds, label_evidence
 from .memory import reclaim
@@ -244,8 +244,11 @@ def _run(
         records = load_records(inputs, settings, engine=engine, encoding=encoding)
         # The ids are taken out (records.ids): their column goes, unless the settings use it.
         records = records.without_columns(keep=list(settings.required_columns()))
+    # Each key of the rules alone too: which keys agree tells how many matches no rule made.
+    counted_keys = blocking_keys(settings)
     with _stage(reporter, "prepare"):
-        prepared, keys = prepare(records, settings, threads=threads)
+        prepared, keys = prepare(records, settings, threads=threads, extra_keys=counted_keys)
+        keys, single_keys = keys[: len(settings.blocking_rules)], keys[len(settings.blocking_rules) :]
         # Only the blocking rules' columns are read again (to describe their largest blocks).
         records = records.without_columns(keep=[col for rule in settings.blocking_rules for col in rule.columns])
     with _stage(reporter, "block"):
@@ -256,7 +259,8 @@ def _run(
         left, right = candidate_pairs(engine, table, link_type=settings.link_type, n_records=records.n)
         del table
         masks = rule_masks(keys, left, right)
-        del keys
+        key_masks = rule_masks(single_keys, left, right) if counted_keys else np.empty(0, np.uint8)
+        del keys, single_keys
     if not len(left):
         raise BlockingError(
             "the blocking rules make no candidate pairs: no two records share the values of any rule; "
@@ -298,8 +302,6 @@ def _run(
             candidate_prior = random_prior * all_pairs / max(len(left), 1)
             model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
             training = {"loaded_model": True}
-        # Which rules made the likely matches tells how many matches no rule made.
-        blocking = blocking_recall(by_mask.masks, by_mask.by_mask(model.posterior(patterns.patterns)), rule_keys(settings))
         del by_mask, masks
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
@@ -313,6 +315,13 @@ def _run(
     if evidence is not None:
         settings, training["labels"] = choose_thresholds(settings, label_options, evidence, records.n, left, right, weights)
     with _stage(reporter, "cluster"):
+        # Which keys agree among the likely matches tells how many matches no rule made.
+        # The probabilities are worked out a batch at a time inside (none held per pair).
+        blocking = blocking_recall(
+            key_masks, None, rule_keys(settings), match_weight=weights,
+            threshold=settings.match_threshold, sure=settings.cluster_threshold,
+        ) if counted_keys else None
+        del key_masks
         linked = pairs_at_or_above(weights, settings.cluster_threshold)
         clusters = connected_components(records.n, left[linked], right[linked])
         del linked
