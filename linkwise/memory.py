@@ -45,12 +45,11 @@ def own_process() -> None:
     glibc serves a freed big block's successors from its heap once it has raised
     its mapping threshold (up to 32 MB); arrays of a few MB then leave holes that
     stay resident. A fixed threshold of 1 MB gives every array of 1 MB or more
-    its own mapping, returned whole when freed; two heaps for all threads
-    keep the small blocks of Arrow's reading threads from being spread over
-    one heap per thread (a variation of 30 MB from run to run). Arrow allocates through the same
-    malloc (its system pool) instead of mimalloc, which keeps freed pages of
-    other threads' heaps. Together they lower the 1M-record peak by about
-    100 MB, at a cost of page faults on each new array (a few per cent of time).
+    its own mapping, returned whole when freed; the small blocks of all threads
+    share two heaps (glibc's default is eight per core). Arrow allocates through
+    the same malloc (its system pool) instead of mimalloc, which kept freed
+    pages of other threads' heaps. Together they lowered the 1M-record peak by
+    about 100 MB, at the cost of page faults on each new array.
 
     And Arrow is told that pandas is absent: it would otherwise import pandas
     (about 47 MB) on its first array made from numpy, only to ask whether the

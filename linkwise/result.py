@@ -135,13 +135,8 @@ class LinkResult:
             }
         )
 
-    @staticmethod
-    def _per_cluster_empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-
-    def _cluster_batches(self) -> Iterator[pa.Table]:
+    def _cluster_batches(self, per_cluster: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Iterator[pa.Table]:
         """The clusters table in slices of :data:`PAIRS_BATCH_ROWS` records, each built when asked for."""
-        per_cluster = self._per_cluster()
         for start in range(0, len(self.clusters), PAIRS_BATCH_ROWS):
             yield self._clusters_of(slice(start, start + PAIRS_BATCH_ROWS), per_cluster)
 
@@ -195,10 +190,15 @@ class LinkResult:
         with staged_outputs(out_dir, overwrite=overwrite) as writer:
             # Clusters first, a batch of records at a time, before the pairs' batches
             # are made: the two never take memory at the same time.
-            clusters_schema = self._clusters_of(slice(0, 0), self._per_cluster_empty()).schema
-            writer.parquet_batches("clusters.parquet", clusters_schema, self._cluster_batches(), dictionary=["source", "cluster_size"])
+            per_cluster = self._per_cluster()
+            clusters_schema = self._clusters_of(slice(0, 0), per_cluster).schema
+            # The ids are unique: a dictionary of them would only cost memory.
+            writer.parquet_batches(
+                "clusters.parquet", clusters_schema, self._cluster_batches(per_cluster), dictionary=["source", "cluster_size"]
+            )
             if csv:
-                writer.csv_batches("clusters.csv", clusters_schema, self._cluster_batches())
+                writer.csv_batches("clusters.csv", clusters_schema, self._cluster_batches(per_cluster))
+            del per_cluster
             pairs_schema = self._pairs_of(slice(0, 0)).schema
             jobs = [
                 partial(
