@@ -31,13 +31,13 @@ from .engines.base import get_engine
 from .errors import BlockingError, SettingsError
 from .ingest import Records, load_records
 from .memory import reclaim
-from .model import model_from_document, read_model_document
+from .model import read_model_document
 from .prepare import prepare
 from .progress import Reporter
 from .result import LinkResult
 from .score import match_weights, pairs_at_or_above
 from .settings import Settings
-from .train import PatternCounts, estimate_u, train
+from .train import PatternCounts, estimate_u, loaded_model, train
 
 # Pairs compared at a time: bounds the memory of the compare stage (its
 # temporaries are about 100 bytes a pair) at little cost in speed.
@@ -88,10 +88,15 @@ def _load_model(model: Any) -> tuple[dict, Settings, str]:
 
 def total_pairs(records: Records, link_type: str) -> float:
     """Number of pairs the link type allows, before blocking."""
-    n = float(records.n)
+    return pairs_allowed(np.bincount(records.source_codes, minlength=len(records.source_names)), link_type)
+
+
+def pairs_allowed(source_sizes: np.ndarray, link_type: str) -> float:
+    """Number of pairs the link type allows among sources of these sizes, before blocking."""
+    sizes = np.asarray(source_sizes, dtype=float)
+    n = float(sizes.sum())
     if link_type != "link":
         return n * (n - 1) / 2
-    sizes = np.bincount(records.source_codes).astype(float)
     return float((sizes.sum() ** 2 - (sizes**2).sum()) / 2)
 
 
@@ -113,8 +118,8 @@ def _describe_key(records: Records, keys: np.ndarray, settings: Settings):
 
 @contextmanager
 def _engine_for(engine: Any, options: dict | None = None):
-    """Use the engine given, or make one (and close it afterwards) from a name."""
-    if hasattr(engine, "candidate_pairs"):
+    """Use the engine given, or make one (and close it afterwards) from a name or a Spark session."""
+    if hasattr(engine, "candidate_pairs") or hasattr(engine, "run_pipeline"):
         yield engine
         return
     made = get_engine(engine, **(options or {}))
@@ -174,6 +179,9 @@ def run(
         settings = settings.with_options(**changes)
 
     with _engine_for(engine, engine_options) as eng, Reporter(show=progress) as reporter:
+        if hasattr(eng, "run_pipeline"):
+            # An engine that keeps the data where it lives (Spark) runs the same stages there.
+            return eng.run_pipeline(inputs, settings, reporter=reporter, model_source=(model_doc, model_where), encoding=encoding)
         threads = (engine_options or {}).get("threads")
         return _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads)
 
@@ -227,10 +235,7 @@ def _run(
                 levels, masks, u, settings, total_pairs=all_pairs, counts=patterns, n_records=records.n
             )
         else:
-            model = model_from_document(model_doc, settings.comparisons, model_where)
-            random_prior = float(model_doc.get("random_pair_prior", model.prior_))
-            candidate_prior = random_prior * all_pairs / max(len(left), 1)
-            model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
+            model = loaded_model(model_doc, settings, model_where, total_pairs=all_pairs, n_candidates=len(left))
             training = {"loaded_model": True}
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
@@ -275,6 +280,8 @@ def analyse_blocking(inputs: Any, settings: Any, *, engine: Any = None, encoding
     """
     settings = resolve_settings(settings)
     with _engine_for(engine) as eng:
+        if hasattr(eng, "analyse_blocking"):
+            return eng.analyse_blocking(inputs, settings, encoding=encoding)
         records = load_records(inputs, settings, engine=eng, encoding=encoding)
         _, keys = prepare(records, settings)
         table = keys_table(keys, records.source_codes)

@@ -30,9 +30,9 @@ import numpy as np
 from .blocking import rule_holds
 from . import kernels
 from .compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
-from .model import ConvergenceWarning, FellegiSunterModel, _normalise
+from .model import ConvergenceWarning, FellegiSunterModel, _normalise, model_from_document
 from .prepare import PreparedComparison
-from .settings import Settings
+from .settings import Comparison, Settings
 
 
 _BATCH = 1_000_000
@@ -93,6 +93,11 @@ def fixed_parameters(settings: Settings) -> tuple[list[np.ndarray], list[np.ndar
     return fixed_m, fixed_u
 
 
+def exact_u_applies(comp: Comparison) -> bool:
+    """Whether a comparison's exact-match u comes from value frequencies: one column, first level exact on it."""
+    return len(comp.columns) == 1 and comp.levels[0].kind == "exact" and comp.levels[0].columns in (None, comp.columns)
+
+
 def exact_u_from_frequencies(
     prepared: PreparedComparison, source_codes: np.ndarray, link_type: str
 ) -> float | None:
@@ -101,8 +106,7 @@ def exact_u_from_frequencies(
     Exact, with no sampling error, for a one-column comparison whose first level
     is an exact match on it; None otherwise.
     """
-    comp = prepared.comparison
-    if len(comp.columns) != 1 or comp.levels[0].kind != "exact" or comp.levels[0].columns not in (None, comp.columns):
+    if not exact_u_applies(prepared.comparison):
         return None
     codes = prepared.tuple_codes
     valid = codes >= 0
@@ -121,6 +125,17 @@ def exact_u_from_frequencies(
     return float(agree / pairs) if pairs > 0 else None
 
 
+def u_sample(settings: Settings, n_records: int, source_codes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded random record pairs that u is estimated from (``source_codes`` needed in link mode only)."""
+    return sample_pairs(
+        n_records,
+        settings.training.u_sample_pairs,
+        seed=settings.seed,
+        source_codes=source_codes,
+        link_type=settings.link_type,
+    )
+
+
 def estimate_u(
     kernels: list[ComparisonKernel],
     prepared: list[PreparedComparison],
@@ -128,22 +143,24 @@ def estimate_u(
     source_codes: np.ndarray,
 ) -> list[np.ndarray]:
     """u per level from seeded random pairs; exact-match u from value frequencies where possible."""
-    n = len(source_codes)
-    left, right = sample_pairs(
-        n, settings.training.u_sample_pairs, seed=settings.seed, source_codes=source_codes, link_type=settings.link_type
-    )
+    left, right = u_sample(settings, len(source_codes), source_codes)
     levels = compare_pairs(kernels, left, right)
+    level_counts = [np.bincount(levels[:, c], minlength=prep.n_levels) for c, prep in enumerate(prepared)]
+    exact = [exact_u_from_frequencies(prep, source_codes, settings.link_type) for prep in prepared]
+    return u_from_level_counts(level_counts, exact, settings)
+
+
+def u_from_level_counts(level_counts: list[np.ndarray], exact: list[float | None], settings: Settings) -> list[np.ndarray]:
+    """u per level from the level counts of the random pairs, and the exact-match u from frequencies (or None)."""
     _, fixed_u = fixed_parameters(settings)
     u = []
-    for c, prep in enumerate(prepared):
-        k = prep.n_levels
-        counts = np.bincount(levels[:, c], minlength=k).astype(float)
+    for c, comp in enumerate(settings.comparisons):
+        counts = np.asarray(level_counts[c], dtype=float).copy()
         # Half a pair of pseudo-count: a level never seen among random pairs is rare, not impossible.
         counts[1:] += 0.5
-        exact = exact_u_from_frequencies(prep, source_codes, settings.link_type)
-        if exact is not None and np.isnan(fixed_u[c][1]):
+        if exact[c] is not None and np.isnan(fixed_u[c][1]):
             rest = counts[2:].sum()
-            counts[1] = exact * rest / max(1.0 - exact, 1e-12)
+            counts[1] = exact[c] * rest / max(1.0 - exact[c], 1e-12)
         u.append(_normalise(counts, fixed_u[c]))
     return u
 
@@ -176,16 +193,40 @@ def train(
     Returns the fitted model, the pattern counts of all candidate pairs and a
     record of what was estimated where.
     """
+    if counts is None:
+        counts = PatternCounts.of(levels, [c.n_levels for c in settings.comparisons])
+    rule_counts = [
+        np.bincount(counts.inverse[rule_holds(masks, r)], minlength=len(counts.patterns)).astype(float)
+        for r in range(len(settings.blocking_rules))
+    ]
+    model, info = train_on_counts(
+        counts.patterns, counts.counts, rule_counts, u, settings, total_pairs=total_pairs, n_records=n_records
+    )
+    return model, counts, info
+
+
+def train_on_counts(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    rule_counts: list[np.ndarray],
+    u: list[np.ndarray],
+    settings: Settings,
+    *,
+    total_pairs: float,
+    n_records: int | None = None,
+) -> tuple[FellegiSunterModel, dict]:
+    """:func:`train` on aggregates alone: the distinct ``patterns``, the pairs showing each,
+    and for each blocking rule the pairs showing each pattern among the pairs the rule holds for.
+
+    This is all an engine that keeps the pairs elsewhere (Spark) hands to the driver.
+    """
     n_levels = [c.n_levels for c in settings.comparisons]
     fixed_m, fixed_u = fixed_parameters(settings)
-    if counts is None:
-        counts = PatternCounts.of(levels, n_levels)
     excluded = _excluded(settings)
     pooled = [np.zeros(k) for k in n_levels]
     pooled_weight = np.zeros(len(n_levels))
     per_rule: list[dict] = [{} for _ in settings.blocking_rules]
-    in_rule = [rule_holds(masks, r) for r in range(len(settings.blocking_rules))]
-    rule_pairs = [int(np.count_nonzero(x)) for x in in_rule]
+    rule_pairs = [int(x.sum()) for x in rule_counts]
     # The most selective rules first: their pairs are mostly matches, so EM
     # tells matches apart best there. A rule with more pairs than records is
     # mostly non-matches (namesakes, people of one postal code) and, weighing
@@ -200,10 +241,9 @@ def train(
         if n_records is not None and rule_pairs[r] > n_records and all(pooled_weight[c] > 0 for c in informs):
             per_rule[r] = {"rule": name, "pairs": rule_pairs[r], "used": False, "why": "more pairs than records; more selective rules inform its comparisons"}
             continue
-        rule_counts = np.bincount(counts.inverse[in_rule[r]], minlength=len(counts.patterns)).astype(float)
-        keep = rule_counts > 0
-        patterns = counts.patterns[keep].copy()
-        patterns[:, sorted(excluded[r])] = 0
+        keep = rule_counts[r] > 0
+        rule_patterns = patterns[keep].copy()
+        rule_patterns[:, sorted(excluded[r])] = 0
         model = FellegiSunterModel(
             n_levels,
             fixed_m=fixed_m,
@@ -213,8 +253,8 @@ def train(
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(patterns, rule_counts[keep], u=u)
-        matches = model.prior_ * rule_counts.sum()
+            model.fit(rule_patterns, rule_counts[r][keep], u=u)
+        matches = model.prior_ * rule_counts[r].sum()
         for c in range(len(n_levels)):
             if c not in excluded[r]:
                 pooled[c] += matches * model.m_[c]
@@ -228,7 +268,6 @@ def train(
             "converged": model.converged_ and not caught,
             "left_out": [settings.comparisons[c].name for c in sorted(excluded[r])],
         }
-    del in_rule
 
     # Comparisons left out by every rule get m from EM on all candidate pairs.
     missing = [c for c in range(len(n_levels)) if pooled_weight[c] <= 0]
@@ -240,14 +279,14 @@ def train(
             fixed_u=fixed_u,
             max_iterations=settings.training.em_max_iterations,
             tolerance=settings.training.em_tolerance,
-        ).fit(counts.patterns, counts.counts, m=start_m, u=u)
+        ).fit(patterns, counts, m=start_m, u=u)
         for c in missing:
             start_m[c] = fallback.m_[c]
     m = [_normalise(np.asarray(x, float), f) for x, f in zip(start_m, fixed_m)]
 
     fixed_prior = None
     if settings.training.prior is not None:
-        n_candidates = max(float(counts.counts.sum()), 1.0)
+        n_candidates = max(float(counts.sum()), 1.0)
         fixed_prior = float(np.clip(settings.training.prior * total_pairs / n_candidates, 1e-9, 0.999))
     final = FellegiSunterModel(
         n_levels,
@@ -256,8 +295,17 @@ def train(
         fixed_prior=fixed_prior,
         max_iterations=settings.training.em_max_iterations,
         tolerance=settings.training.em_tolerance,
-    ).fit(counts.patterns, counts.counts, m=m, u=u, estimate_m=False, estimate_u=True)
+    ).fit(patterns, counts, m=m, u=u, estimate_m=False, estimate_u=True)
     # Term-frequency adjustments scale the population's exact-match u, from random pairs.
     final.tf_u_ = [np.asarray(x, float) for x in u]
     info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
-    return final, counts, info
+    return final, info
+
+
+def loaded_model(doc: dict, settings: Settings, where: str, *, total_pairs: float, n_candidates: int) -> FellegiSunterModel:
+    """A model read from its document, its prior moved from random pairs to these candidate pairs."""
+    model = model_from_document(doc, settings.comparisons, where)
+    random_prior = float(doc.get("random_pair_prior", model.prior_))
+    candidate_prior = random_prior * total_pairs / max(n_candidates, 1)
+    model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
+    return model
