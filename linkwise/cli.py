@@ -69,6 +69,9 @@ def common_run_options(func):
         click.option("--overwrite", is_flag=True, help="Replace earlier linkwise outputs in the output folder."),
         click.option("--csv", "csv", is_flag=True, help="Also write clusters.csv and pairs.csv."),
         click.option("--encoding", help="Encoding of CSV inputs, e.g. latin-1 (default utf-8)."),
+        click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True, help="Where the work runs: embedded DuckDB, or Apache Spark (pip install 'linkwise[spark]')."),
+        click.option("--spark-master", help="Spark master URL, e.g. local[4] or yarn (default: as spark-submit sets it, else local[*])."),
+        click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE", help="A Spark setting, e.g. spark.driver.memory=8g (repeatable)."),
         click.option("--memory-limit", help="DuckDB memory limit, e.g. 8GB; DuckDB spills to disk beyond it."),
         click.option("--threads", type=click.IntRange(1), help="DuckDB threads (default: all cores)."),
         click.option("--temp-dir", type=click.Path(file_okay=False), help="Where DuckDB spills to disk."),
@@ -80,19 +83,36 @@ def common_run_options(func):
     return func
 
 
+def _engine_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """The options of the chosen engine; another engine's options are an error, not ignored."""
+    duckdb = {"memory_limit": opts["memory_limit"], "threads": opts["threads"], "temp_directory": opts["temp_dir"]}
+    if opts["engine"] != "spark":
+        if opts["spark_master"] or opts["spark_conf"]:
+            raise click.UsageError("--spark-master and --spark-conf need --engine spark")
+        return {k: v for k, v in duckdb.items() if v}
+    if any(duckdb.values()):
+        raise click.UsageError(
+            "--memory-limit, --threads and --temp-dir set up DuckDB; for Spark give --spark-conf, "
+            "e.g. --spark-conf spark.driver.memory=8g"
+        )
+    config = {}
+    for item in opts["spark_conf"]:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--spark-conf '{item}': give KEY=VALUE, e.g. spark.driver.memory=8g")
+        config[key.strip()] = value.strip()
+    return {k: v for k, v in {"master": opts["spark_master"], "config": config}.items() if v}
+
+
 def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> None:
     from .pipeline import run
 
     quiet = opts["quiet"]
+    engine_options = _engine_options(opts)
     if not opts["settings"] and not opts["model"]:
         raise LinkwiseError(
             "no settings given: pass --settings FILE (see examples/people_settings.json) or --model FILE"
         )
-    engine_options = {
-        k: v
-        for k, v in {"memory_limit": opts["memory_limit"], "threads": opts["threads"], "temp_directory": opts["temp_dir"]}.items()
-        if v
-    }
     output = Path(opts["output"])
     from .outputs import existing_outputs
 
@@ -115,6 +135,7 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
             match_threshold=opts["threshold"],
             cluster_threshold=opts["cluster_threshold"],
             progress=not quiet and sys.stderr.isatty(),
+            engine=opts["engine"],
             engine_options=engine_options,
         )
     result.write(output, overwrite=opts["overwrite"], csv=opts["csv"])

@@ -91,6 +91,10 @@ class OutputWriter:
         self.names.append(name)
         return self.staging / name
 
+    def path_for(self, name: str) -> Path:
+        """Where another writer (such as Spark's) puts output ``name``; it is published with the rest."""
+        return self._target(name)
+
     def parquet(self, name: str, table: pa.Table) -> None:
         self.parquet_batches(name, table.schema, [table])
 

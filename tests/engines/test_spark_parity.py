@@ -1,0 +1,130 @@
+"""Engine parity: the Spark engine makes the DuckDB engine's candidate pairs, weights and clusters.
+
+Both engines run the same settings on the same synthetic people; the pairs must
+be the same pairs in the same order, their levels equal, their weights equal to
+within 1e-9, and the records split into the same clusters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import linkwise
+from linkwise.cli import main
+from linkwise.datasets import people, people_link
+
+pytestmark = pytest.mark.spark
+
+SETTINGS = Path(linkwise.__file__).parent / "data" / "people_settings.json"
+
+
+def _settings(link_type: str = "dedupe") -> linkwise.Settings:
+    """The example settings with a two-column comparison added (a swap level, levels adjusted on one column)
+    and a smaller u sample (the parity does not depend on its size; the test time does)."""
+    spec = linkwise.Settings.load(SETTINGS).to_dict()
+    spec["link_type"] = link_type
+    spec["comparisons"].append({"template": "full_name", "columns": ["first_name", "last_name"]})
+    spec["training"] = {**spec.get("training", {}), "u_sample_pairs": 20_000}
+    return linkwise.Settings.from_dict(spec)
+
+
+def partition(clusters: pa.Table) -> set[frozenset]:
+    members = defaultdict(set)
+    sources = clusters["source"].to_pylist()
+    for record_id, source, cluster_id in zip(clusters["id"].to_pylist(), sources, clusters["cluster_id"].to_pylist()):
+        members[cluster_id].add((source, record_id))
+    return {frozenset(m) for m in members.values()}
+
+
+def columns(table: pa.Table) -> list[tuple[str, pa.DataType]]:
+    """Names and types (writers differ in the metadata and nullability flags they record)."""
+    return [(field.name, field.type) for field in table.schema]
+
+
+def assert_same_pairs(on_spark: pa.Table, on_duckdb: pa.Table) -> None:
+    assert columns(on_spark) == columns(on_duckdb)
+    assert on_spark.num_rows == on_duckdb.num_rows > 500
+    for name in on_duckdb.column_names:
+        if name in ("match_weight", "match_probability"):
+            np.testing.assert_allclose(on_spark[name].to_numpy(), on_duckdb[name].to_numpy(), rtol=0, atol=1e-9)
+        else:
+            assert on_spark[name].equals(on_duckdb[name]), name
+
+
+def assert_same_clusters(on_spark: pa.Table, on_duckdb: pa.Table) -> None:
+    assert columns(on_spark) == columns(on_duckdb)
+    assert partition(on_spark) == partition(on_duckdb)
+    assert any(len(c) > 1 for c in partition(on_duckdb))
+    # Numbered alike too, by each cluster's first record, and listed in the same order.
+    for name in on_duckdb.column_names:
+        assert on_spark[name].equals(on_duckdb[name]), name
+
+
+def assert_same_run(on_spark, on_duckdb) -> None:
+    assert_same_pairs(on_spark.pairs_table(), on_duckdb.pairs_table())
+    assert_same_clusters(on_spark.clusters_table(), on_duckdb.clusters_table())
+    assert on_spark.model.prior_ == pytest.approx(on_duckdb.model.prior_, abs=1e-12)
+    for m_spark, m_duckdb in zip(on_spark.model.m_ + on_spark.model.u_, on_duckdb.model.m_ + on_duckdb.model.u_):
+        np.testing.assert_allclose(m_spark, m_duckdb, rtol=0, atol=1e-12)
+    summary_spark, summary_duckdb = on_spark.summary(), on_duckdb.summary()
+    summary_spark.pop("seconds"), summary_duckdb.pop("seconds")
+    assert summary_spark == summary_duckdb
+
+
+def _read_outputs(folder: Path) -> dict:
+    return {
+        "pairs": pq.read_table(folder / "pairs.parquet"),
+        "clusters": pq.read_table(folder / "clusters.parquet"),
+        "model": json.loads((folder / "model.json").read_text()),
+        "summary": json.loads((folder / "summary.json").read_text()),
+    }
+
+
+def test_dedupe_of_a_parquet_file_on_spark_writes_the_duckdb_outputs(spark, tmp_path):
+    path = tmp_path / "people.parquet"
+    pq.write_table(people(1500, seed=7), path)
+    settings = tmp_path / "settings.json"
+    _settings().save(settings)
+    runner = CliRunner()
+    for engine in ("duckdb", "spark"):
+        done = runner.invoke(main, ["dedupe", str(path), "--settings", str(settings), "-o", str(tmp_path / engine), "--engine", engine])
+        assert done.exit_code == 0, done.output
+    assert (tmp_path / "spark" / "pairs.parquet").is_dir()  # written by Spark: a folder of parts
+    on_spark, on_duckdb = _read_outputs(tmp_path / "spark"), _read_outputs(tmp_path / "duckdb")
+    assert_same_pairs(on_spark["pairs"], on_duckdb["pairs"])
+    assert_same_clusters(on_spark["clusters"], on_duckdb["clusters"])
+    assert list(on_spark["summary"].pop("seconds")) == ["ingest", "prepare", "block", "compare", "train", "score", "cluster"]
+    on_duckdb["summary"].pop("seconds")
+    assert on_spark["summary"] == on_duckdb["summary"]
+    for comparison_spark, comparison_duckdb in zip(on_spark["model"]["comparisons"], on_duckdb["model"]["comparisons"]):
+        for level_spark, level_duckdb in zip(comparison_spark["levels"], comparison_duckdb["levels"]):
+            assert level_spark == pytest.approx(level_duckdb, abs=1e-9)
+    assert on_spark["model"]["prior"] == pytest.approx(on_duckdb["model"]["prior"], abs=1e-12)
+    evaluations = [
+        runner.invoke(main, ["evaluate", str(tmp_path / engine), "--truth", "entity_id", "--json"]) for engine in ("duckdb", "spark")
+    ]
+    assert evaluations[0].exit_code == 0 and evaluations[0].output == evaluations[1].output
+
+
+def test_link_on_spark_makes_the_duckdb_pairs_weights_and_clusters(spark):
+    a, b = people_link(1500, seed=8)
+    settings = _settings("link")
+    on_duckdb = linkwise.link(a, b, settings=settings)
+    # One source as a Spark DataFrame, the other as Arrow: both are accepted.
+    on_spark = linkwise.link(spark.createDataFrame(a), b, settings=settings, engine=spark)
+    assert_same_run(on_spark, on_duckdb)
+    sources = on_spark.pairs().select("source_l", "source_r").distinct().collect()
+    assert [tuple(row) for row in sources] == [("source_0", "source_1")]
+
+
+def test_spark_options_need_the_spark_engine(tmp_path):
+    done = CliRunner().invoke(main, ["dedupe", "x.parquet", "-o", str(tmp_path), "--spark-master", "local[2]"])
+    assert done.exit_code == 2 and "--engine spark" in done.output
