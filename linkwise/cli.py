@@ -61,7 +61,7 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
 def common_run_options(func):
     """Options shared by dedupe and link, defined once."""
     options = [
-        click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Folder for the outputs."),
+        click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Folder for the outputs (with --engine spark also a URI such as hdfs://... or s3a://...)."),
         click.option("--settings", "settings", type=click.Path(dir_okay=False), help="Settings file (JSON or YAML)."),
         click.option("--model", "model", type=click.Path(), help="A model.json (or run folder) to score with, without training."),
         click.option("--threshold", type=click.FloatRange(0, 1), help="Match threshold: probability at which a pair counts as a match."),
@@ -113,10 +113,11 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
         raise LinkwiseError(
             "no settings given: pass --settings FILE (see examples/people_settings.json) or --model FILE"
         )
-    output = Path(opts["output"])
+    # A URI (hdfs://, s3a://...) is for the Spark engine's writer; pathlib would mangle it.
+    output = opts["output"] if "://" in opts["output"] else Path(opts["output"])
     from .outputs import existing_outputs
 
-    if output.is_dir() and existing_outputs(output) and not opts["overwrite"]:
+    if isinstance(output, Path) and output.is_dir() and existing_outputs(output) and not opts["overwrite"]:
         # Fail before the work, not after it.
         from .errors import OutputError
 

@@ -133,8 +133,7 @@ class OutputWriter:
                 del table  # let go of this table before the next one is made
 
     def json(self, name: str, document: Any) -> None:
-        text = json.dumps(document, indent=2, default=_json_default, allow_nan=False)
-        self._target(name).write_text(text + "\n", encoding="utf-8")
+        self._target(name).write_text(json_text(document), encoding="utf-8")
 
     def publish(self) -> None:
         """Swap the new files in for all earlier outputs, or roll back to them.
@@ -163,6 +162,11 @@ class OutputWriter:
             for name in moved_aside:
                 os.replace(previous / name, self.out_dir / name)
             raise
+
+
+def json_text(document: Any) -> str:
+    """An output document as the JSON text linkwise writes (numpy values as plain numbers)."""
+    return json.dumps(document, indent=2, default=_json_default, allow_nan=False) + "\n"
 
 
 def _json_default(value: Any) -> Any:

@@ -57,6 +57,16 @@ LOCAL_DEFAULTS = {
 }
 
 
+def _local_partitions(master: str | None) -> int:
+    """Shuffle partitions for local mode: a few per core (Spark's 200 suit a cluster; on one
+    machine each shuffle would write 200 files per task)."""
+    cores = os.cpu_count() or 1
+    inside = (master or "").partition("[")[2].rstrip("]")
+    if inside.isdigit():
+        cores = int(inside)
+    return max(8, 4 * cores)
+
+
 def _master_configured() -> bool:
     """Whether a master comes from spark-submit or spark-defaults.conf (read once the JVM runs)."""
     return SparkConf().contains("spark.master")
@@ -70,7 +80,7 @@ def start_session(master: str | None = None, config: dict[str, Any] | None = Non
         return active
     launch = {**SESSION_DEFAULTS, **config}
     if (master or "").startswith("local") or (master is None and "PYSPARK_GATEWAY_PORT" not in os.environ):
-        launch = {**LOCAL_DEFAULTS, **launch}
+        launch = {**LOCAL_DEFAULTS, "spark.sql.shuffle.partitions": str(_local_partitions(master)), **launch}
     try:
         SparkContext._ensure_initialized(conf=SparkConf(loadDefaults=False).setAll(list(launch.items())))
         builder = SparkSession.builder

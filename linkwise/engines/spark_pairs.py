@@ -179,7 +179,8 @@ def compare(
         *[F.col(c).alias(f"{c}_r") for c in details],
         *[F.col(c).alias(f"r{c}") for c in values],
     )
-    joined = pairs.join(left, "idx_l").join(right, "idx_r")
+    # Hash joins with the records as the built side: a sort-merge join would sort the wide pair rows twice.
+    joined = pairs.join(left.hint("shuffle_hash"), "idx_l").join(right.hint("shuffle_hash"), "idx_r")
     passthrough = ["idx_l", "idx_r"]
     if with_details:
         passthrough += ["mask", "_id_l", "_id_r", "_src_l", "_src_r", *tf]

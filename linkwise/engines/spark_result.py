@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,9 +14,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ..blocking import RuleReport
-from ..errors import LinkwiseError
+from ..errors import LinkwiseError, OutputError
 from ..model import FellegiSunterModel, model_document
-from ..outputs import staged_outputs
+from ..outputs import OUTPUT_FILES, json_text, staged_outputs
 from ..settings import Settings
 from .spark_ingest import SparkRecords
 from .spark_frames import release
@@ -125,29 +128,115 @@ class SparkLinkResult:
         return self._summary
 
     # -- writing ----------------------------------------------------------------
-    def write(self, out_dir: str | Path, *, overwrite: bool = False, csv: bool = False) -> Path:
-        """Write clusters, pairs, model, settings and summary into ``out_dir``, atomically.
+    def write(self, out_dir: str | Path, *, overwrite: bool = False, csv: bool = False) -> str | Path:
+        """Write clusters, pairs, model, settings and summary into ``out_dir``, all or nothing.
 
         Spark writes ``pairs.parquet`` and ``clusters.parquet`` as folders of
         part files (any Parquet reader reads a folder as one table), in record
-        order; ``csv`` adds ``pairs.csv`` and ``clusters.csv`` folders. The
-        folder must be one that the driver and every executor can reach (a
-        local folder in local mode; a shared file system on a cluster).
+        order; ``csv`` adds ``pairs.csv`` and ``clusters.csv`` folders.
+        ``out_dir`` is a local folder (in local mode, or one shared by every
+        machine) or a URI of a Hadoop file system (``hdfs://``, ``s3a://``,
+        ``gs://``, ``abfss://``, ``file://``).
         """
-        summary = self.summary()  # counted before the files appear
+        summary = self.summary()  # counted before any file appears
+        if "://" in str(out_dir):
+            with _hadoop_outputs(self.scored.sparkSession, str(out_dir), overwrite=overwrite) as writer:
+                self._write_into(writer, summary, csv=csv)
+            return str(out_dir)
         with staged_outputs(out_dir, overwrite=overwrite) as writer:
-            outputs = [("pairs", self.pairs()), ("clusters", self.clusters())]
-            for name, frame in outputs:
-                frame.write.option("compression", "zstd").parquet(writer.path_for(f"{name}.parquet").resolve().as_uri())
-                if csv:
-                    frame.write.option("header", True).csv(writer.path_for(f"{name}.csv").resolve().as_uri())
-            writer.json("model.json", self.model_document())
-            writer.json("settings.json", self.settings.to_dict())
-            writer.json("summary.json", summary)
+            self._write_into(_LocalTarget(writer), summary, csv=csv)
         return Path(out_dir)
+
+    def _write_into(self, writer: Any, summary: dict, *, csv: bool) -> None:
+        for name, frame in (("pairs", self.pairs()), ("clusters", self.clusters())):
+            frame.write.option("compression", "zstd").parquet(writer.uri_for(f"{name}.parquet"))
+            if csv:
+                frame.write.option("header", True).csv(writer.uri_for(f"{name}.csv"))
+        writer.json("model.json", self.model_document())
+        writer.json("settings.json", self.settings.to_dict())
+        writer.json("summary.json", summary)
 
     def evaluate(self, truth: Any, *, threshold: float | None = None):
         raise LinkwiseError(
             "a Spark result is evaluated from its written outputs: write it, then run "
             "'linkwise evaluate OUT --truth COLUMN' (or linkwise.evaluate_output)"
         )
+
+
+class _LocalTarget:
+    """A local staged writer, as Spark addresses it (``file://`` URIs)."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def uri_for(self, name: str) -> str:
+        return self._writer.path_for(name).resolve().as_uri()
+
+    def json(self, name: str, document: Any) -> None:
+        self._writer.json(name, document)
+
+
+@contextmanager
+def _hadoop_outputs(spark: Any, uri: str, *, overwrite: bool) -> Iterator[Any]:
+    """:func:`linkwise.outputs.staged_outputs` on a Hadoop file system: files are made in a
+    staging folder and moved into place together when all are written."""
+    target = _HadoopTarget(spark, uri)
+    found = target.existing()
+    if found and not overwrite:
+        raise OutputError(
+            f"output folder '{uri}' already holds results ({', '.join(found)}); choose another folder or pass --overwrite"
+        )
+    try:
+        yield target
+        target.publish()
+    finally:
+        target.fs.delete(target.staging, True)
+
+
+class _HadoopTarget:
+    def __init__(self, spark: Any, uri: str) -> None:
+        jvm = spark.sparkContext._jvm
+        self._path = jvm.org.apache.hadoop.fs.Path
+        self.out = self._path(uri)
+        self.fs = self.out.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        self.staging = self._path(self.out, f".linkwise-staging-{uuid.uuid4().hex}")
+        self.fs.mkdirs(self.staging)
+        self.names: list[str] = []
+
+    def existing(self) -> list[str]:
+        return [name for name in OUTPUT_FILES if self.fs.exists(self._path(self.out, name))]
+
+    def uri_for(self, name: str) -> str:
+        self.names.append(name)
+        return self._path(self.staging, name).toString()
+
+    def json(self, name: str, document: Any) -> None:
+        self.names.append(name)
+        stream = self.fs.create(self._path(self.staging, name), True)
+        try:
+            stream.write(bytearray(json_text(document).encode("utf-8")))
+        finally:
+            stream.close()
+
+    def publish(self) -> None:
+        """Earlier outputs aside, the new ones in; on a failure part-way, the earlier ones back."""
+        previous = self._path(self.staging, ".previous")
+        self.fs.mkdirs(previous)
+        aside, placed = [], []
+        try:
+            for name in self.existing():
+                self._move(self._path(self.out, name), self._path(previous, name))
+                aside.append(name)
+            for name in self.names:
+                self._move(self._path(self.staging, name), self._path(self.out, name))
+                placed.append(name)
+        except BaseException:
+            for name in placed:
+                self.fs.delete(self._path(self.out, name), True)
+            for name in aside:
+                self._move(self._path(previous, name), self._path(self.out, name))
+            raise
+
+    def _move(self, source: Any, destination: Any) -> None:
+        if not self.fs.rename(source, destination):
+            raise OutputError(f"cannot move '{source.toString()}' to '{destination.toString()}'")
