@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import shutil
 import os
 import platform
 import resource
@@ -125,8 +126,9 @@ def run_linkwise(data: Path, work: Path, args: argparse.Namespace) -> dict:
     settings["unique_id_column"] = args.id
     (work / "settings.json").write_text(json.dumps(settings))
     out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)  # the suite's own scratch folder: every run starts clean
     run = timed([sys.executable, "-m", "linkwise", "dedupe", str(data), "-o", str(out),
-                 "--settings", str(work / "settings.json"), "-q", "--overwrite"], work)
+                 "--settings", str(work / "settings.json"), "-q"], work)
     summary = json.loads((out / "summary.json").read_text())
     import linkwise
     return run | {"version": linkwise.__version__, "stage_seconds": summary["seconds"],

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from . import templates
+from .auto import choose_settings
 from .errors import BlockingError, InputError, LinkwiseError, ModelError, OutputError, SettingsError
 from .evaluate import Evaluation
 from .evaluate_run import evaluate_output
@@ -52,4 +53,5 @@ __all__ = [
     "templates",
     "__version__",
     "analyse_blocking",
+    "choose_settings",
 ]

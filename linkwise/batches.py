@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .compare import ComparisonKernel
+from .dependence import Interaction
 from .model import FellegiSunterModel
 from .prepare import needed_steps, prepared_from_encoded, tf_levels
 from .settings import Comparison, Settings, Standardiser
@@ -178,13 +179,15 @@ class ScorePlan:
     prior_weight: float
     level_weights: tuple[np.ndarray, ...]
     tf: tuple[TermFrequencyLevel, ...]
+    interactions: tuple[Interaction, ...] = ()  # comparisons scored jointly (linkwise.dependence)
 
     @classmethod
     def of(cls, model: FellegiSunterModel, tf: list[tuple[int, int, str, int]]) -> ScorePlan:
         """``tf`` gives (comparison, level, count column, records with a value) per adjusted level."""
         population_u = getattr(model, "tf_u_", model.u_)
         levels = tuple(TermFrequencyLevel(c, level, column, n_valid, float(population_u[c][level])) for c, level, column, n_valid in tf)
-        return cls(model.prior_weight(), tuple(model.level_weights()), levels)
+        interactions = tuple(getattr(model, "interactions_", []))
+        return cls(model.prior_weight(), tuple(model.level_weights()), levels, interactions)
 
 
 def weights_of_batch(plan: ScorePlan, levels: np.ndarray, tf_counts: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -192,6 +195,11 @@ def weights_of_batch(plan: ScorePlan, levels: np.ndarray, tf_counts: Mapping[str
     weights = np.full(len(levels), plan.prior_weight)
     for c, w in enumerate(plan.level_weights):
         weights += w[levels[:, c]]
+    # As FellegiSunterModel.pattern_weights adds them: the joint corrections summed first.
+    joint = np.zeros(len(levels))
+    for interaction in plan.interactions:
+        joint += interaction.weights(levels)
+    weights = weights + joint
     for tf in plan.tf:
         at = np.flatnonzero(levels[:, tf.comparison] == tf.level)
         if not len(at):

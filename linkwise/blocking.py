@@ -77,11 +77,16 @@ def check_budget(reports: list[RuleReport], budget: int) -> None:
     """Refuse a rule set whose pairs exceed ``budget``, naming the rule at fault."""
     worst = max(reports, key=lambda rep: rep.pairs)
     if worst.pairs > budget:
-        blocks = ", ".join(f"{k!s} ({n:,} records)" for k, n in worst.largest_blocks[:3])
+        largest = worst.largest_blocks[:3]
+        # Block keys are record values: the message gives sizes; the values are in the detail.
+        counts = [f"{n:,}" for _, n in largest]
+        sizes = " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 1 else counts)
         raise BlockingError(
             f"blocking rule '{worst.rule}' alone makes {worst.pairs:,} pairs, over the budget of "
-            f"{budget:,} (setting 'max_candidate_pairs'). Its largest blocks: {blocks}. "
-            "Make the rule stricter (add a column), clean placeholder values, or raise the budget"
+            f"{budget:,} (setting 'max_candidate_pairs'). Its largest blocks hold {sizes} records "
+            "(--debug shows their key values). "
+            "Make the rule stricter (add a column), clean placeholder values, or raise the budget",
+            detail="largest blocks: " + "; ".join(f"{k!s} ({n:,} records)" for k, n in largest),
         )
 
 

@@ -11,7 +11,10 @@ raises with a single ``except LinkwiseError``::
     └── OutputError        an output cannot be written
 
 Messages say what was wrong, where (file, column or setting) and how to fix
-it. They never contain whole records.
+it. They never contain record values: where values would help (the key
+values of an oversized block, say), they are kept in ``detail``, which the
+command line prints only with ``--debug``. Ids of duplicated records are the
+one exception: they are what a user needs to find the rows.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ from collections.abc import Iterable
 
 
 class LinkwiseError(Exception):
-    """Root of all errors raised by linkwise."""
+    """Root of all errors raised by linkwise.
+
+    ``detail`` is an optional second message that may quote record values.
+    """
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class SettingsError(LinkwiseError):

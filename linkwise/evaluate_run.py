@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from .engines.base import get_engine
 from .errors import InputError, OutputError
 from .ingest import Records, load_records
-from .outputs import read_json
+from .outputs import parquet_schema, read_json
 from .settings import Settings
 
 
@@ -85,3 +85,64 @@ def evaluate_output(out_dir: str | Path, truth: str, *, inputs: list[str] | None
         link_type=settings.link_type,
     )
 
+
+
+def estimate_output(out_dir: str | Path, *, threshold: float | None = None):
+    """Label-free estimates of the accuracy of the run in ``out_dir``, from its outputs alone.
+
+    Each pair's pattern posterior comes from ``model.json`` and its levels in
+    ``pairs.parquet``; the blocking recall from ``summary.json``. See
+    :mod:`linkwise.estimate`.
+    """
+    from .estimate import Estimate, estimate_accuracy
+    from .model import model_from_document, read_model_document
+
+    out_dir = Path(out_dir)
+    summary = read_json(out_dir / "summary.json", "run summary")
+    settings = Settings.load(out_dir / "settings.json")
+    try:
+        model_text = (out_dir / "model.json").read_text(encoding="utf-8")
+    except OSError:
+        raise OutputError(f"cannot read model.json in '{out_dir}'") from None
+    model = model_from_document(read_model_document(model_text, str(out_dir / "model.json")), settings.comparisons, str(out_dir / "model.json"))
+    level_columns = [f"{c.name}_level" for c in settings.comparisons]
+    try:
+        clusters = pq.read_table(out_dir / "clusters.parquet", columns=["id", "source", "cluster_id"])
+        names = parquet_schema(out_dir / "pairs.parquet").names
+        pairs = pq.read_table(
+            out_dir / "pairs.parquet",
+            columns=["id_l", "id_r", *(["source_l", "source_r"] if "source_l" in names else []), "match_probability", *level_columns],
+        )
+    except (OSError, pa.ArrowInvalid, KeyError) as exc:
+        raise OutputError(f"cannot read the outputs in '{out_dir}': {exc}") from None
+    ids, sources = clusters["id"].combine_chunks(), clusters["source"].combine_chunks()
+    several = "source_l" in pairs.column_names
+
+    def index_of(id_column: str, source_column: str) -> np.ndarray:
+        found = _index_in(pairs[id_column].combine_chunks(), pairs[source_column].combine_chunks() if several else None, ids, sources)
+        if found.null_count:
+            raise OutputError(f"pairs.parquet in '{out_dir}' names records that clusters.parquet lacks")
+        return found.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    levels = np.stack([pairs[c].to_numpy().astype(np.uint8) for c in level_columns], axis=1)
+    blocking = summary.get("estimated_blocking_recall")
+    source_codes = pc.dictionary_encode(sources).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return estimate_accuracy(
+        clusters=clusters["cluster_id"].to_numpy().astype(np.int64),
+        left=index_of("id_l", "source_l"),
+        right=index_of("id_r", "source_r"),
+        pair_probability=pairs["match_probability"].to_numpy(),
+        match_probability=model.posterior(levels),
+        threshold=settings.match_threshold if threshold is None else threshold,
+        blocking=Estimate.from_dict(blocking) if blocking else None,
+        sources=source_codes,
+        link_type=settings.link_type,
+    )
+
+
+def _index_in(ids: pa.Array, sources: pa.Array | None, all_ids: pa.Array, all_sources: pa.Array) -> pa.Array:
+    if sources is None:
+        return pc.index_in(ids, value_set=all_ids)
+    key = pc.binary_join_element_wise(pc.cast(sources, pa.string()), pc.cast(ids, pa.string()), "\x1f")
+    all_keys = pc.binary_join_element_wise(pc.cast(all_sources, pa.string()), pc.cast(all_ids, pa.string()), "\x1f")
+    return pc.index_in(key, value_set=all_keys)

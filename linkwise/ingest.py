@@ -81,7 +81,8 @@ class Records:
         the inputs; an input that lacks it gives nulls.
         """
         column = self.table[name] if name in self.table.column_names else self._read_again(name)
-        return column.take(pa.array(self.order)).combine_chunks()
+        column = column.take(pa.array(self.order)).combine_chunks()
+        return column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
 
     def _read_again(self, name: str) -> pa.ChunkedArray:
         """Column ``name`` of every input, as text, in input order."""
@@ -105,9 +106,12 @@ class Records:
                 table = _string_columns(table, None)
                 if table.num_columns == 0:
                     raise InputError(
-                        f"{source.where}: column '{name}' holds lists or records, not values that can be compared"
+                        f"{source.where}: column '{name}' holds lists or records, not values that can be compared; store it as text"
                     )
-                chunks.extend(table[name].chunks)
+                column = table[name]
+                if pa.types.is_dictionary(column.type):
+                    column = column.cast(pa.string())
+                chunks.extend(column.chunks)
         finally:
             if engine is not None:
                 engine.close()
@@ -128,16 +132,17 @@ def file_format_of(path: Path) -> str | None:
 def _files_of(spec: str) -> tuple[list[Path], str]:
     """Resolve a path, glob or folder into data files and their common format."""
     path = Path(spec)
-    if any(ch in spec for ch in "*?["):
+    if path.is_dir():
+        # A .txt file is read when named, but in a folder it is more likely a README than data.
+        files = sorted(p for p in path.iterdir() if p.is_file() and file_format_of(p) and ".txt" not in p.suffixes)
+        if not files:
+            raise InputError(f"input '{spec}': the folder holds no CSV or Parquet files")
+    elif path.exists():  # before globbing: a file may be called 'data[1].csv'
+        files = [path]
+    elif any(ch in spec for ch in "*?["):
         files = [Path(p) for p in sorted(globlib.glob(spec))]
         if not files:
             raise InputError(f"input '{spec}': no file matches this pattern")
-    elif path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and file_format_of(p))
-        if not files:
-            raise InputError(f"input '{spec}': the folder holds no CSV or Parquet files")
-    elif path.exists():
-        files = [path]
     else:
         raise InputError(f"input '{spec}' does not exist")
     formats = {file_format_of(f) for f in files}
@@ -152,13 +157,17 @@ def _files_of(spec: str) -> tuple[list[Path], str]:
     return files, formats.pop()  # type: ignore[return-value]
 
 
-def _read_path(spec: str, engine: Any, encoding: str | None, keep: Callable[[list[str]], list[str]]) -> pa.Table:
+def _read_path(
+    spec: str, engine: Any, encoding: str | None, keep: Callable[[list[str]], list[str]], plain: str | None = None
+) -> pa.Table:
     files, file_format = _files_of(spec)
     target = str(files[0]) if len(files) == 1 else [str(f) for f in files]
     try:
         if file_format == "parquet" and len(files) == 1:
-            # Arrow reads a Parquet file column by column: read only the columns kept.
-            with pq.ParquetFile(target) as parquet:
+            # Arrow reads a Parquet file column by column: read only the columns kept,
+            # text straight into dictionary form (each value's bytes held once).
+            as_dictionary = [name for name in _text_columns(target) if name != plain]
+            with pq.ParquetFile(target, read_dictionary=as_dictionary) as parquet:
                 return parquet.read(columns=keep(parquet.schema_arrow.names))
         table = engine.read(target, file_format=file_format, encoding=encoding)
     except LinkwiseError:  # from keep: the columns do not fit the settings
@@ -171,8 +180,26 @@ def _read_path(spec: str, engine: Any, encoding: str | None, keep: Callable[[lis
             raise InputError(
                 f"input '{spec}' is not valid UTF-8; give its encoding, e.g. --encoding latin-1"
             ) from None
-        raise InputError(f"input '{spec}' cannot be read as {file_format.upper()}: {message}") from None
+        if "out of memory" in text.lower():
+            raise InputError(
+                f"input '{spec}': out of memory while reading it ({message}); raise --memory-limit"
+                " (engine option 'memory_limit') or free some memory"
+            ) from None
+        hint = "; check the quoting and the number of fields on that line" if file_format == "csv" else ""
+        raise InputError(f"input '{spec}' cannot be read as {file_format.upper()}: {message}{hint}") from None
+    if file_format == "csv" and table.num_columns == 1 and any(ch in table.column_names[0] for ch in ",;\t|"):
+        # The sniffer found no delimiter that splits every line the same way.
+        raise InputError(
+            f"input '{spec}' was read as a single column: its delimiter could not be detected; "
+            "look for an unclosed quote, or lines with more or fewer fields than the header"
+        )
     return table.select(keep(table.column_names))
+
+
+def _text_columns(path: str) -> list[str]:
+    """The text columns of a Parquet file, to be read as dictionaries."""
+    schema = pq.read_schema(path)
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
 
 def to_arrow(
@@ -182,15 +209,17 @@ def to_arrow(
     engine: Any = None,
     encoding: str | None = None,
     keep: Callable[[list[str]], list[str]] | None = None,
+    id_column: str | None = None,
 ) -> pa.Table:
     """Turn one input (path, glob, folder, pandas, polars or Arrow) into an Arrow table.
 
     ``keep`` picks the columns to keep from the input's column names (default:
-    all). A single Parquet file and data frames are read for those columns only.
+    all). A single Parquet file and data frames are read for those columns only;
+    a Parquet file's text columns other than ``id_column`` come as dictionaries.
     """
     keep = keep or list
     if isinstance(data, (str, Path)):
-        return _read_path(str(data), engine, encoding, keep)
+        return _read_path(str(data), engine, encoding, keep, id_column)
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
@@ -201,7 +230,7 @@ def to_arrow(
             names = [str(c) for c in data.columns]
             kept = set(keep(names))
             positions = [i for i, name in enumerate(names) if name in kept]
-            return pa.Table.from_pandas(data.iloc[:, positions], preserve_index=False)
+            return _pandas_to_arrow(data.iloc[:, positions])
         if module == "polars":
             return data.select(keep(data.columns)).to_arrow()
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
@@ -211,6 +240,22 @@ def to_arrow(
         f"{where}: cannot read a {type(data).__name__}; give a CSV or Parquet path, "
         "a pandas or polars DataFrame, or an Arrow table"
     )
+
+
+def _pandas_to_arrow(frame: Any) -> pa.Table:
+    """A pandas DataFrame as Arrow; a column of mixed types (e.g. numbers and text) is read as text."""
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    columns = {}
+    for name in frame.columns:
+        column = frame[name]
+        try:
+            columns[str(name)] = pa.array(column, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[str(name)] = pa.array(column.astype(str).where(column.notna(), None), type=pa.string())
+    return pa.table(columns)
 
 
 def _source_name(data: Any, index: int) -> str:
@@ -233,15 +278,21 @@ def _normalise_inputs(inputs: Any) -> list[tuple[str, Any]]:
     return named
 
 
+def _is_text(data_type: pa.DataType) -> bool:
+    return pa.types.is_string(data_type) or (
+        pa.types.is_dictionary(data_type) and pa.types.is_string(data_type.value_type)
+    )
+
+
 def _string_columns(table: pa.Table, id_column: str | None) -> pa.Table:
     """Cast every column but the id to text, so sources with different types align.
 
-    A column that has no text form (lists, structs) is dropped, unless the
-    settings use it, which is an error naming it.
+    Text in dictionary form stays so. A column that has no text form (lists,
+    structs) is dropped, unless the settings use it, which is an error naming it.
     """
     names, columns = [], []
     for name, column in zip(table.column_names, table.columns):
-        if name != id_column and not pa.types.is_string(column.type):
+        if name != id_column and not _is_text(column.type):
             if pa.types.is_null(column.type):
                 column = pa.chunked_array([pa.nulls(len(column), pa.string())])
             else:
@@ -252,6 +303,18 @@ def _string_columns(table: pa.Table, id_column: str | None) -> pa.Table:
         names.append(name)
         columns.append(column)
     return pa.table(columns, names=names)
+
+
+def _dictionary_columns(table: pa.Table, id_column: str | None) -> pa.Table:
+    """Dictionary-encode every text column but the id, one at a time.
+
+    Records are compared through their distinct values: in this form each
+    value's bytes are held once, and encoding them later costs nothing.
+    """
+    for position, (name, column) in enumerate(zip(table.column_names, table.columns)):
+        if name != id_column and pa.types.is_string(column.type):
+            table = table.set_column(position, name, pc.dictionary_encode(column))
+    return table
 
 
 def _check_ids_present(ids: pa.ChunkedArray | pa.Array, column: str, where: str) -> None:
@@ -285,14 +348,30 @@ def _source_labels(table: pa.Table, settings: Settings, name: str) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(table.num_rows, np.int32)), pa.array([name]))
 
 
-def _used_columns(names: list[str], settings: Settings, where: str, extra: Sequence[str]) -> list[str]:
+def _used_columns(
+    names: list[str], settings: Settings, where: str, extra: Sequence[str], earlier: list[tuple[str, list[str]]]
+) -> list[str]:
     """Check an input's column names against the settings; return the ones to keep, in input order.
 
-    Kept are the id column, the columns the settings use and those of ``extra`` that exist.
+    Kept are the id column, the columns the settings use and those of ``extra``
+    that exist. Names are checked as the settings' ``rename`` calls them; the
+    input's own names are returned. ``earlier`` holds (where, column names) of
+    the inputs read before; this one is added.
     """
+    if settings.rename:
+        renamed = settings.renamed(names)
+        kept = set(_used_columns(renamed, replace(settings, rename=()), where, extra, earlier))
+        return [name for name, new in zip(names, renamed) if new in kept]
     if not names:
         raise InputError(f"{where} has no columns")
     id_column = settings.unique_id_column
+    if earlier and not set(names).intersection(earlier[0][1]) - {id_column}:
+        # Checked before the settings: "column x is missing" would hide the cause.
+        raise InputError(
+            f"{where} shares no column with {earlier[0][0]}: columns are matched by name across "
+            "sources; rename columns so that the sources use the same names"
+        )
+    earlier.append((where, list(names)))
     if id_column is not None and id_column not in names:
         raise InputError(
             f"{where}: id column '{id_column}' is missing.{did_you_mean(id_column, names)}"
@@ -326,19 +405,22 @@ def load_records(
     tables: list[pa.Table] = []
     labels: list[pa.DictionaryArray] = []
     read: list[_Input] = []
+    earlier: list[tuple[str, list[str]]] = []
     for name, data in named:
         where = f"input '{data}'" if isinstance(data, (str, Path)) else f"input '{name}'"
-        keep = partial(_used_columns, settings=settings, where=where, extra=extra_columns)
-        table = to_arrow(data, where=where, engine=engine, encoding=encoding, keep=keep)
+        keep = partial(_used_columns, settings=settings, where=where, extra=extra_columns, earlier=earlier)
+        table = to_arrow(data, where=where, engine=engine, encoding=encoding, keep=keep, id_column=id_column)
+        if settings.rename:
+            table = table.rename_columns(settings.renamed(table.column_names))
         if table.num_rows == 0:
             raise InputError(f"{where} has a header but no rows")
         if id_column is not None:
             _check_ids_present(table[id_column], id_column, where)
-        table = _string_columns(table, id_column)
+        table = _dictionary_columns(_string_columns(table, id_column), id_column)
         dropped = set(settings.required_columns()) - set(table.column_names)
         if dropped:
             column = sorted(dropped)[0]
-            raise InputError(f"{where}: column '{column}' holds lists or records, not values that can be compared")
+            raise InputError(f"{where}: column '{column}' holds lists or records, not values that can be compared; store it as text")
         tables.append(table)
         labels.append(_source_labels(table, settings, name))
         read.append(_Input(data, where, table.num_rows))
@@ -348,12 +430,6 @@ def load_records(
         raise InputError(
             "link needs two or more sources: give two or more inputs, or a 'source_column' that tells the sources apart"
         )
-    if len(tables) > 1:
-        common = set(tables[0].column_names).intersection(*(t.column_names for t in tables[1:]))
-        if not common - {id_column}:
-            raise InputError(
-                "the sources share no column; rename columns so that they match, or give a mapping (--map a_col=b_col)"
-            )
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):

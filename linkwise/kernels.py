@@ -12,6 +12,12 @@ definitions (a test checks):
   alignment* form (adjacent transpositions count as one edit), both bounded:
   ``*_within(..., k)`` says whether the distance is at most ``k``.
 
+Long values cost little: a bounded distance looks only at the band of the
+table within ``k`` of its diagonal, and Jaro puts the shorter value second,
+where its length bounds the work. Jaro compares at most the first
+:data:`JARO_MAX_LENGTH` characters of each value, so that two distinct
+megabyte-long values (free text pasted into a name field) cannot stall a run.
+
 >>> import pyarrow as pa, numpy as np
 >>> offsets, codepoints = encode_codepoints(pa.array(["martha", "marhta"]))
 >>> round(float(jaro_winkler(offsets, codepoints, np.array([0]), np.array([1]))[0]), 4)
@@ -24,6 +30,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
+
+JARO_MAX_LENGTH = 4000
+"""Characters of a value that Jaro and Jaro–Winkler look at (the first ones)."""
 
 
 def utf8_bytes(values: pa.Array | pa.ChunkedArray) -> tuple[pa.LargeStringArray, np.ndarray, np.ndarray]:
@@ -97,12 +106,16 @@ def _longest(offsets):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _jaro_counts(cp, s1, n1, s2, n2, window, flags1, flags2):  # pragma: no cover - compiled
-    """(matches, transpositions) of two non-empty strings: each character of the
-    first takes the first free equal character of the second within ``window``."""
+    """(matches, transpositions) of two non-empty strings, the second no longer than the
+    first: each character of the first takes the first free equal character of the
+    second within ``window``."""
     flags1[:n1] = False
     flags2[:n2] = False
     matches = 0
-    for i in range(n1):
+    # Past n2 + window the windows are empty; once every character of the second is
+    # taken, none can match: a long value against a short one costs little.
+    end = min(n1, n2 + window)
+    for i in range(end):
         c = cp[s1 + i]
         for j in range(max(i - window, 0), min(i + window + 1, n2)):
             if not flags2[j] and cp[s2 + j] == c:
@@ -110,9 +123,12 @@ def _jaro_counts(cp, s1, n1, s2, n2, window, flags1, flags2):  # pragma: no cove
                 flags2[j] = True
                 matches += 1
                 break
+        if matches == n2:
+            end = i + 1
+            break
     transpositions = 0
     k = 0
-    for i in range(n1):
+    for i in range(end):
         if flags1[i]:
             while not flags2[k]:
                 k += 1
@@ -123,21 +139,21 @@ def _jaro_counts(cp, s1, n1, s2, n2, window, flags1, flags2):  # pragma: no cove
 
 
 @njit(cache=True, nogil=True)
-def _jaro_counts_bits(cp, s1, n1, s2, n2, window, positions):  # pragma: no cover - compiled
-    """:func:`_jaro_counts` for byte strings of at most 64 characters, with bit sets.
+def _jaro_counts_bits(cp, s1, n1, s2, n2, window, positions, matched):  # pragma: no cover - compiled
+    """:func:`_jaro_counts` with bit sets, for a byte string of at most 64 characters as the second.
 
     ``positions[c]`` gets the set of places where byte ``c`` occurs in the
     second string; each character of the first takes the first free match in
     its window in one step, as the loop in :func:`_jaro_counts` does one by one.
-    ``positions`` is all zeros on entry and on return.
+    ``positions`` is all zeros on entry and on return; ``matched`` (64 long)
+    receives the places in the first string that found a match.
     """
     one = np.uint64(1)
     for j in range(n2):
         positions[cp[s2 + j]] |= one << np.uint64(j)
     taken2 = np.uint64(0)
-    taken1 = np.uint64(0)
     matches = 0
-    for i in range(n1):
+    for i in range(min(n1, n2 + window)):
         lo = max(i - window, 0)
         hi = min(i + window + 1, n2)
         if lo >= hi:
@@ -146,40 +162,45 @@ def _jaro_counts_bits(cp, s1, n1, s2, n2, window, positions):  # pragma: no cove
         free = positions[cp[s1 + i]] & (span << np.uint64(lo)) & ~taken2
         if free:
             taken2 |= free & (~free + one)  # the lowest place
-            taken1 |= one << np.uint64(i)
+            matched[matches] = i
             matches += 1
+            if matches == n2:
+                break
     for j in range(n2):
         positions[cp[s2 + j]] = 0
     transpositions = 0
     k = 0
-    for i in range(n1):
-        if (taken1 >> np.uint64(i)) & one:
-            while not ((taken2 >> np.uint64(k)) & one):
-                k += 1
-            if cp[s1 + i] != cp[s2 + k]:
-                transpositions += 1
+    for m in range(matches):
+        while not ((taken2 >> np.uint64(k)) & one):
             k += 1
+        if cp[s1 + matched[m]] != cp[s2 + k]:
+            transpositions += 1
+        k += 1
     return matches, transpositions
 
 
 @njit(cache=True, nogil=True)
 def _jaro_pairs(offsets, cp, a, b, winkler, bytes_only):  # pragma: no cover - compiled
     out = np.empty(len(a))
-    longest = _longest(offsets)
+    longest = min(_longest(offsets), JARO_MAX_LENGTH)
     flags1 = np.zeros(longest + 1, np.bool_)
     flags2 = np.zeros(longest + 1, np.bool_)
     positions = np.zeros(256, np.uint64)
+    matched = np.zeros(64, np.int64)
     for k in range(len(a)):
         x = a[k]
         y = b[k]
-        s1, n1 = offsets[x], offsets[x + 1] - offsets[x]
-        s2, n2 = offsets[y], offsets[y + 1] - offsets[y]
+        s1, n1 = offsets[x], min(offsets[x + 1] - offsets[x], JARO_MAX_LENGTH)
+        s2, n2 = offsets[y], min(offsets[y + 1] - offsets[y], JARO_MAX_LENGTH)
         if n1 == 0 or n2 == 0:
             out[k] = 1.0 if n1 == n2 else 0.0
             continue
-        window = max(max(n1, n2) // 2 - 1, 0)
-        if bytes_only and n1 <= 64 and n2 <= 64:
-            matches, transpositions = _jaro_counts_bits(cp, s1, n1, s2, n2, window, positions)
+        if n2 > n1:
+            # Jaro is symmetric: the shorter value goes second, where its length bounds the work.
+            s1, n1, s2, n2 = s2, n2, s1, n1
+        window = max(n1 // 2 - 1, 0)
+        if bytes_only and n2 <= 64:
+            matches, transpositions = _jaro_counts_bits(cp, s1, n1, s2, n2, window, positions, matched)
         else:
             matches, transpositions = _jaro_counts(cp, s1, n1, s2, n2, window, flags1, flags2)
         if matches == 0:
@@ -189,7 +210,7 @@ def _jaro_pairs(offsets, cp, a, b, winkler, bytes_only):  # pragma: no cover - c
         sim = (m / n1 + m / n2 + (m - transpositions // 2) / m) / 3.0
         if winkler and sim > 0.7:
             prefix = 0
-            limit = min(4, min(n1, n2))
+            limit = min(4, n2)
             while prefix < limit and cp[s1 + prefix] == cp[s2 + prefix]:
                 prefix += 1
             sim += prefix * 0.1 * (1.0 - sim)
@@ -211,19 +232,26 @@ def jaro(offsets: np.ndarray, codepoints: np.ndarray, a: np.ndarray, b: np.ndarr
 def _edit_distance_one(cp, s1, n1, s2, n2, limit, transpositions, before, previous, current):  # pragma: no cover
     """Edit distance, or limit + 1 as soon as it must exceed ``limit``.
 
-    ``before``, ``previous`` and ``current`` are scratch rows of the dynamic
-    programme (two back, for transpositions), at least ``n2 + 1`` long.
+    Only the band of cells within ``limit`` of the diagonal is worked out (a
+    path through any other cell costs more than ``limit``), so two long values
+    cost their length times ``limit``. ``before``, ``previous`` and ``current``
+    are scratch rows of the dynamic programme (two back, for transpositions),
+    at least ``n2 + 2`` long.
     """
     if abs(n1 - n2) > limit:
         return limit + 1
-    for j in range(n2 + 1):
-        previous[j] = j
-        before[j] = j
+    over = limit + 1  # any cost above the limit
+    for j in range(n2 + 2):
+        previous[j] = j if j <= limit else over
+        before[j] = previous[j]
     for i in range(1, n1 + 1):
-        current[0] = i
-        row_min = i
+        lo = max(1, i - limit)
+        hi = min(n2, i + limit)
+        current[0] = i if i <= limit else over
+        current[lo - 1] = current[0] if lo == 1 else over
+        row_min = current[lo - 1]
         ci = cp[s1 + i - 1]
-        for j in range(1, n2 + 1):
+        for j in range(lo, hi + 1):
             cj = cp[s2 + j - 1]
             cost = 0 if ci == cj else 1
             best = previous[j - 1] + cost
@@ -234,9 +262,12 @@ def _edit_distance_one(cp, s1, n1, s2, n2, limit, transpositions, before, previo
             if transpositions and i > 1 and j > 1 and ci == cp[s2 + j - 2] and cp[s1 + i - 2] == cj:
                 if before[j - 2] + 1 < best:
                     best = before[j - 2] + 1
+            if best > over:
+                best = over
             current[j] = best
             if best < row_min:
                 row_min = best
+        current[hi + 1] = over  # the next row's band reaches one further
         if row_min > limit:
             return limit + 1
         tmp = before
@@ -287,9 +318,9 @@ def _within_one(cp, s1, n1, s2, n2, transpositions):  # pragma: no cover - compi
 def _distance_pairs(offsets, cp, a, b, limit, transpositions):  # pragma: no cover - compiled
     out = np.empty(len(a), np.int64)
     longest = _longest(offsets)
-    before = np.empty(longest + 1, np.int64)
-    previous = np.empty(longest + 1, np.int64)
-    current = np.empty(longest + 1, np.int64)
+    before = np.empty(longest + 2, np.int64)
+    previous = np.empty(longest + 2, np.int64)
+    current = np.empty(longest + 2, np.int64)
     for k in range(len(a)):
         x = a[k]
         y = b[k]
@@ -631,3 +662,12 @@ def map_bytes(offsets, data, action, squeeze):  # pragma: no cover - compiled
             w -= 1
         new_offsets[v + 1] = w
     return new_offsets, out[:w].copy()
+
+
+@njit(cache=True, nogil=True)
+def pattern_mask_counts(inverse, masks, mask_position, n_patterns, n_positions):  # pragma: no cover - compiled
+    """Pairs of each (agreement pattern, rule mask): a table of ``n_patterns`` rows, one column per mask position."""
+    out = np.zeros((n_patterns, n_positions))
+    for i in range(len(inverse)):
+        out[inverse[i], mask_position[masks[i]]] += 1.0
+    return out

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .dependence import Interaction
 from .errors import ModelError
 
 MODEL_FORMAT_VERSION = 1
@@ -106,12 +107,15 @@ class FellegiSunterModel:
         prior: float | None = None,
         estimate_u: bool = False,
         estimate_m: bool = True,
+        known: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FellegiSunterModel:
         """Fit by EM on the distinct agreement ``patterns`` and their ``counts``.
 
         ``m``, ``u`` and ``prior`` are starting values; with ``estimate_u=False``
         (the default) ``u`` is held where it starts, as when it was estimated
-        from random pairs. Returns ``self``.
+        from random pairs. ``known`` holds, per pattern, pairs known (labelled)
+        to be matches and non-matches, on top of ``counts``: they keep their
+        class in every E-step. Returns ``self``.
         """
         patterns = np.asarray(patterns)
         counts = np.asarray(counts, dtype=float)
@@ -126,7 +130,8 @@ class FellegiSunterModel:
         one_hot = [patterns[:, c].astype(np.intp) for c in range(len(self.n_levels))]
         history: list[EMStep] = []
         converged = False
-        total = counts.sum()
+        known_match, known_non_match = (np.zeros(len(patterns)), np.zeros(len(patterns))) if known is None else known
+        total = counts.sum() + known_match.sum() + known_non_match.sum()
         for iteration in range(1, self.max_iterations + 1):
             log_m = np.zeros(len(patterns))
             log_u = np.zeros(len(patterns))
@@ -138,9 +143,9 @@ class FellegiSunterModel:
             top = np.maximum(a, b)
             evidence = top + np.log(np.exp(a - top) + np.exp(b - top))
             posterior = np.exp(a - evidence)
-            log_likelihood = float((counts * evidence).sum())
-            match_weight = counts * posterior
-            non_match_weight = counts - match_weight
+            log_likelihood = float((counts * evidence).sum() + (known_match * a).sum() + (known_non_match * b).sum())
+            match_weight = counts * posterior + known_match
+            non_match_weight = counts * (1.0 - posterior) + known_non_match
             change = 0.0
             new_prior = prior_
             if self.fixed_prior is None:
@@ -170,6 +175,7 @@ class FellegiSunterModel:
         self.m_ = m_
         self.u_ = u_
         self.prior_ = float(prior_)
+        self.interactions_: list[Interaction] = []
         self.n_iter_ = len(history)
         self.converged_ = converged
         self.history_ = history
@@ -200,6 +206,18 @@ class FellegiSunterModel:
         out = np.full(len(patterns), self.prior_weight())
         for c, w in enumerate(weights):
             out += w[patterns[:, c]]
+        return out + self.interaction_weights(patterns)
+
+    def interaction_weights(self, patterns: np.ndarray) -> np.ndarray:
+        """The part of each pattern's weight that corrects for dependent comparisons, in bits.
+
+        0 for every pattern unless :attr:`interactions_` holds joint rates of
+        comparisons found dependent (see :mod:`linkwise.dependence`).
+        """
+        self._check_fitted()
+        out = np.zeros(len(patterns))
+        for interaction in getattr(self, "interactions_", []):
+            out += interaction.weights(patterns)
         return out
 
     def posterior(self, patterns: np.ndarray) -> np.ndarray:
@@ -265,6 +283,8 @@ def model_document(comparisons: Sequence[Any], model: FellegiSunterModel, extra:
                 ],
             }
         )
+    names = [comp.name for comp in comparisons]
+    doc["interactions"] = [interaction.to_dict(names) for interaction in getattr(model, "interactions_", [])]
     doc.update(extra)
     return doc
 
@@ -304,6 +324,11 @@ def model_from_document(doc: dict[str, Any], comparisons: Sequence[Any], where: 
     model.u_ = [np.array([lv["u"] or 0.0 for lv in c["levels"]]) for c in comps]
     model.tf_u_ = [np.array([lv.get("u_random", lv["u"]) or 0.0 for lv in c["levels"]]) for c in comps]
     model.prior_ = float(doc["prior"])
+    names = [c.name for c in comparisons]
+    try:
+        model.interactions_ = [Interaction.from_dict(x, names, n_levels) for x in doc.get("interactions", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"model '{where}' has an unreadable interaction of comparisons: {exc}") from None
     em = doc.get("em", {})
     model.n_iter_ = int(em.get("iterations", 0))
     model.converged_ = bool(em.get("converged", True))

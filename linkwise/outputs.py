@@ -4,6 +4,10 @@ Every file of a run is first written into a hidden staging folder inside the
 output folder, and moved into place (``os.replace``, atomic on one file
 system) only when all of them are complete. The staging folder is removed
 whatever happens.
+
+A hidden manifest (``.linkwise-outputs.json``) lists the files a run wrote:
+``overwrite`` replaces only those, so a file linkwise did not write is never
+deleted, even one that happens to be called ``pairs.csv``.
 """
 
 from __future__ import annotations
@@ -30,10 +34,14 @@ OUTPUT_FILES = (
     "model.json",
     "settings.json",
     "summary.json",
+    "zero_config.json",
     "clusters.csv",
     "pairs.csv",
 )
+REPORT_FILES = ("report.html",)
+"""Files made from a run's outputs afterwards (``linkwise report``): a new run in the folder removes them."""
 _STAGING_PREFIX = ".linkwise-staging-"
+MANIFEST = ".linkwise-outputs.json"
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -46,6 +54,10 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file private; give it the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -136,18 +148,21 @@ class OutputWriter:
         self._target(name).write_text(json_text(document), encoding="utf-8")
 
     def publish(self) -> None:
-        """Swap the new files in for all earlier outputs, or roll back to them.
+        """Swap the new files in for the earlier run's outputs, or roll back to them.
 
-        Earlier outputs are first moved aside into the staging folder; if moving
-        the new files in fails part-way, the new ones are taken out again and
-        the earlier ones put back, so the folder never mixes two runs.
+        The earlier run's outputs (those its manifest lists) are first moved
+        aside into the staging folder; if moving the new files in fails
+        part-way, the new ones are taken out again and the earlier ones put
+        back, so the folder never mixes two runs. The manifest goes in last.
         """
+        self.json(MANIFEST, {"written_by": "linkwise", "files": sorted(set(self.names))})
         previous = self.staging / ".previous"
         previous.mkdir()
         moved_aside: list[str] = []
         placed: list[str] = []
+        earlier = [name for name in (*_recorded_outputs(self.out_dir), MANIFEST) if (self.out_dir / name).exists()]
         try:
-            for name in existing_outputs(self.out_dir):
+            for name in earlier:
                 os.replace(self.out_dir / name, previous / name)
                 moved_aside.append(name)
             for name in self.names:
@@ -177,31 +192,88 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+def parquet_parts(path: str | Path) -> list[Path]:
+    """The Parquet files of an output: the file itself, or, for a folder of part files
+    (as Spark writes one), its parts in order (not the hidden or ``_``-prefixed files beside them)."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.name.endswith(".parquet") and not p.name.startswith(("_", ".")))
+
+
+def parquet_schema(path: str | Path) -> pa.Schema:
+    """The schema of a Parquet output, a file or a folder of part files."""
+    parts = parquet_parts(path)
+    return pq.read_schema(parts[0] if parts else path)
+
+
 def existing_outputs(out_dir: Path) -> list[str]:
-    """The linkwise output files already in a folder."""
-    return [name for name in OUTPUT_FILES if (out_dir / name).exists()]
+    """The files named like linkwise outputs (a report included) already in a folder."""
+    return [name for name in OUTPUT_FILES + REPORT_FILES if (out_dir / name).exists()]
+
+
+def _recorded_outputs(out_dir: Path) -> list[str]:
+    """The output files an earlier run's manifest says it wrote (none without a manifest)."""
+    try:
+        document = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    files = document.get("files") if isinstance(document, dict) else None
+    return [name for name in OUTPUT_FILES + REPORT_FILES if isinstance(files, list) and name in files]
+
+
+def record_output(out_dir: str | Path, name: str) -> None:
+    """Add ``name``, written into a run's folder afterwards (a report), to the run's manifest.
+
+    A later ``--overwrite`` may then replace it; without a manifest (not a run's folder) nothing is recorded.
+    """
+    path = Path(out_dir) / MANIFEST
+    if not path.exists():
+        return
+    files = sorted({*_recorded_outputs(Path(out_dir)), name})
+    atomic_write_text(path, json.dumps({"written_by": "linkwise", "files": files}, indent=2) + "\n")
+
+
+def check_output_folder(out_dir: str | Path, *, overwrite: bool) -> None:
+    """Refuse a folder that holds results, unless ``overwrite``; even then, files linkwise did not write.
+
+    Cheap, so that a run can be refused before its work, not after.
+    """
+    out_dir = Path(out_dir)
+    found = existing_outputs(out_dir) if out_dir.is_dir() else []
+    if found and not overwrite:
+        raise OutputError(
+            f"output folder '{out_dir}' already holds results ({', '.join(found)}); "
+            "choose another folder or pass --overwrite"
+        )
+    recorded = _recorded_outputs(out_dir)
+    foreign = [name for name in found if name not in recorded]
+    if foreign:
+        raise OutputError(
+            f"output folder '{out_dir}' holds {', '.join(foreign)}, which no linkwise run there recorded "
+            f"writing ({MANIFEST}); --overwrite replaces only linkwise's own outputs: "
+            "move these files away or choose another folder"
+        )
 
 
 @contextmanager
 def staged_outputs(out_dir: str | Path, *, overwrite: bool = False):
     """Context manager giving an :class:`OutputWriter`; files appear only on success.
 
-    Refuses a folder that already holds linkwise outputs unless ``overwrite``;
-    never touches files that linkwise did not write.
+    Refuses a folder that already holds linkwise outputs unless ``overwrite``
+    (see :func:`check_output_folder`); never touches files that linkwise did not write.
     """
     out_dir = Path(out_dir)
+    # The folders this run makes (the output folder and any missing parents), deepest first.
+    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]
     try:
         if out_dir.exists() and not out_dir.is_dir():
             raise OutputError(f"output '{out_dir}' exists and is not a folder")
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _os_error(out_dir, exc) from None
-    found = existing_outputs(out_dir)
-    if found and not overwrite:
-        raise OutputError(
-            f"output folder '{out_dir}' already holds results ({', '.join(found)}); "
-            "choose another folder or pass --overwrite"
-        )
+    check_output_folder(out_dir, overwrite=overwrite)
+    published = False
     try:
         writer = OutputWriter(out_dir)
     except OSError as exc:
@@ -210,10 +282,18 @@ def staged_outputs(out_dir: str | Path, *, overwrite: bool = False):
         yield writer
         # Earlier outputs this run does not rewrite (e.g. an old pairs.csv) go too.
         writer.publish()
+        published = True
     except OSError as exc:
         raise _os_error(out_dir, exc) from None
     finally:
         shutil.rmtree(writer.staging, ignore_errors=True)
+        if not published:
+            # A failed run leaves no trace, not even the folders it made (if nothing else is in them).
+            for folder in created:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
 
 def read_json(path: Path, what: str, loader: Callable[[str, str], Any] | None = None) -> Any:

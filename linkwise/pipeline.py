@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from .blocking import (
     analyse,
@@ -25,11 +26,13 @@ from .blocking import (
     rule_masks,
     with_marginal_pairs,
 )
-from .cluster import connected_components
+from .cluster import connected_components, refine_clusters
 from .compare import ComparisonKernel, compare_pairs
 from .engines.base import get_engine
 from .errors import BlockingError, SettingsError
+from .estimate import blocking_recall, rule_keys
 from .ingest import Records, load_records
+from .labels import LabelOptions, choose_thresholds, label_evidence
 from .memory import reclaim
 from .model import read_model_document
 from .prepare import prepare
@@ -37,7 +40,7 @@ from .progress import Reporter
 from .result import LinkResult
 from .score import match_weights, pairs_at_or_above
 from .settings import Settings
-from .train import PatternCounts, estimate_u, loaded_model, train
+from .train import MaskCounts, PatternCounts, estimate_u, loaded_model, train
 
 # Pairs compared at a time: bounds the memory of the compare stage (its
 # temporaries are about 100 bytes a pair) at little cost in speed.
@@ -72,11 +75,13 @@ def _load_model(model: Any) -> tuple[dict, Settings, str]:
         if path.is_dir():
             path = path / "model.json"
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
             from .errors import ModelError
 
-            raise ModelError(f"model file '{path}' cannot be read") from None
+            # Models are JSON text, never pickle: anything else is refused, not loaded.
+            reason = "it is not UTF-8 text (a model is a JSON file)" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+            raise ModelError(f"model file '{path}' cannot be read: {reason}") from None
         doc = read_model_document(text, str(path))
         where = str(path)
     if not isinstance(doc.get("settings"), dict):
@@ -109,11 +114,20 @@ def _describe_key(records: Records, keys: np.ndarray, settings: Settings):
         parts = []
         for k in settings.blocking_rules[rule].keys:
             raw = records.table[k.column].slice(int(records.order[first]), 1).combine_chunks()
+            raw = raw.dictionary_decode() if pa.types.is_dictionary(raw.type) else raw
             value = apply_steps(raw, settings.steps_for(k.column) + k.standardise)[0].as_py()
             parts.append(f"{k.column}={value!r}")
         return ", ".join(parts)
 
     return describe
+
+
+def _is_spark(engine: Any) -> bool:
+    """Whether ``engine`` names or is the Spark engine (or a Spark session), told without importing PySpark."""
+    if engine == "spark" or hasattr(engine, "run_pipeline"):
+        return True
+    kind = type(engine)
+    return kind.__name__ == "SparkSession" and kind.__module__.startswith("pyspark.")
 
 
 @contextmanager
@@ -161,12 +175,41 @@ def run(
     cluster_threshold: float | None = None,
     progress: bool = False,
     engine_options: dict | None = None,
+    labels: Any = None,
+    label_column: str | None = None,
+    zero_config: dict | None = None,
 ) -> LinkResult:
-    """Run the whole pipeline and return a :class:`LinkResult` (nothing is written)."""
+    """Run the whole pipeline and return a :class:`LinkResult` (nothing is written).
+
+    ``labels`` (a file, data frame or table of labelled pairs) or
+    ``label_column`` (an entity id known for some records) calibrate m and
+    choose the thresholds not given here (see :mod:`linkwise.labels`).
+
+    Without settings (and without a model) the settings are chosen from the
+    data (:func:`linkwise.auto.choose_settings`, given the options in
+    ``zero_config``: ``exclude``, ``rename``, ``max_pairs``); what was chosen
+    and why is in ``result.zero_config``.
+    """
     model_doc, model_where = None, "model"
     if model is not None:
         model_doc, model_settings, model_where = _load_model(model)
         settings = settings if settings is not None else model_settings
+    chosen = None
+    if settings is None:
+        if _is_spark(engine):
+            # Choosing settings profiles the whole table and runs a first pass on one machine.
+            raise SettingsError(
+                "the Spark engine needs settings: pass --settings FILE (settings= in Python); to have "
+                "linkwise choose them, run without --engine spark on a sample of the data and use its settings.json"
+            )
+        # Zero configuration: settings chosen from the data (see linkwise.auto).
+        from .auto import choose_settings
+
+        own_engine = engine if hasattr(engine, "block_stats") else None
+        chosen = choose_settings(
+            inputs, link_type=link_type or "dedupe", encoding=encoding, engine=own_engine, **(zero_config or {})
+        )
+        settings = chosen.settings
     settings = resolve_settings(settings)
     changes: dict[str, Any] = {}
     if link_type is not None and link_type != settings.link_type:
@@ -178,12 +221,17 @@ def run(
     if changes:
         settings = settings.with_options(**changes)
 
+    if _is_spark(engine) and (labels is not None or label_column is not None):
+        raise SettingsError("labelled pairs (--labels, --label-column) are not yet used by the Spark engine; run with --engine duckdb")
     with _engine_for(engine, engine_options) as eng, Reporter(show=progress) as reporter:
         if hasattr(eng, "run_pipeline"):
             # An engine that keeps the data where it lives (Spark) runs the same stages there.
             return eng.run_pipeline(inputs, settings, reporter=reporter, model_source=(model_doc, model_where), encoding=encoding)
         threads = (engine_options or {}).get("threads")
-        return _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads)
+        label_options = LabelOptions(labels, label_column, match_threshold is None, cluster_threshold is None)
+        result = _run(inputs, settings, eng, reporter, (model_doc, model_where), encoding, threads, label_options)
+    result.zero_config = chosen
+    return result
 
 
 def _run(
@@ -194,8 +242,11 @@ def _run(
     model_source: tuple[dict | None, str],
     encoding: str | None,
     threads: int | None,
+    label_options: LabelOptions | None = None,
 ) -> LinkResult:
     model_doc, model_where = model_source
+    if label_options is not None and label_options.labels is not None and label_options.column is not None:
+        raise SettingsError("give labelled pairs or a label column, not both")
     with _stage(reporter, "ingest"):
         records = load_records(inputs, settings, engine=engine, encoding=encoding)
     with _stage(reporter, "prepare"):
@@ -223,26 +274,43 @@ def _run(
             reporter.advance(len(left[batch]))
             reclaim()
         del keys
+    evidence = None
+    if label_options is not None and label_options.given:
+        evidence = label_evidence(label_options, records, engine, kernels, left, right, levels)
     made_by = np.bincount(first_rule(masks, len(settings.blocking_rules)), minlength=len(settings.blocking_rules) + 1)
     reports = [replace(rep, marginal_pairs=int(made_by[r])) for r, rep in enumerate(reports)]
     all_pairs = total_pairs(records, settings.link_type)
 
     with _stage(reporter, "train"):
         patterns = PatternCounts.of(levels, [c.n_levels for c in settings.comparisons])
+        by_mask = MaskCounts.of(patterns, masks, len(settings.blocking_rules))
         if model_doc is None:
             u = estimate_u(kernels, prepared, settings, records.source_codes)
             model, _, training = train(
-                levels, masks, u, settings, total_pairs=all_pairs, counts=patterns, n_records=records.n
+                levels, masks, u, settings, total_pairs=all_pairs, counts=patterns, n_records=records.n,
+                mask_counts=by_mask, labels=evidence,
             )
         else:
             model = loaded_model(model_doc, settings, model_where, total_pairs=all_pairs, n_candidates=len(left))
             training = {"loaded_model": True}
+        # Which rules made the likely matches tells how many matches no rule made.
+        blocking = blocking_recall(by_mask.masks, by_mask.by_mask(model.posterior(patterns.patterns)), rule_keys(settings))
+        del by_mask
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
         del patterns
+        if settings.one_to_one and settings.link_type == "link":
+            from .one_to_one import one_to_one_weights
+
+            weights = one_to_one_weights(weights, left, right, records.n)
+    if evidence is not None:
+        settings, training["labels"] = choose_thresholds(settings, label_options, evidence, records.n, left, right, weights)
     with _stage(reporter, "cluster"):
         linked = pairs_at_or_above(weights, settings.cluster_threshold)
         clusters = connected_components(records.n, left[linked], right[linked])
+        del linked
+        if settings.cluster_refinement.method == "edge_contraction":
+            clusters = refine_clusters(clusters, left, right, weights, threshold=settings.cluster_refinement.threshold)
     return LinkResult(
         settings=settings,
         records=records,
@@ -258,6 +326,7 @@ def _run(
         timings=dict(reporter.timings),
         total_pairs=all_pairs,
         inputs=_describe_inputs(inputs),
+        estimated_blocking_recall=blocking,
     )
 
 
@@ -297,11 +366,13 @@ def dedupe(data: Any, settings: Any = None, **options: Any) -> LinkResult:
         A CSV or Parquet path (file, glob or folder), a pandas or polars
         DataFrame, or an Arrow table.
     settings:
-        :class:`Settings`, a mapping, or a JSON/YAML file.
+        :class:`Settings`, a mapping, or a JSON/YAML file. Without settings
+        they are chosen from the data (zero configuration).
     **options:
         ``model`` (a model file or result to score with, without training),
         ``engine``, ``encoding``, ``match_threshold``, ``cluster_threshold``,
-        ``progress``, ``engine_options``.
+        ``progress``, ``engine_options``, ``zero_config`` (options for the
+        choice of settings: ``exclude``, ``rename``, ``max_pairs``).
 
     Examples
     --------

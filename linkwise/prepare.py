@@ -95,17 +95,14 @@ class _Standardised:
     def __init__(self, records: Records, settings: Settings) -> None:
         self._records = records
         self._settings = settings
-        self._raw: dict[str, tuple[np.ndarray, pa.Array]] = {}
         self._done: dict[tuple[str, tuple[Standardiser, ...]], tuple[np.ndarray, pa.Array]] = {}
 
     def _base(self, column: str) -> tuple[np.ndarray, pa.Array]:
         steps = self._settings.steps_for(column)
         key = (column, steps)
         if key not in self._done:
-            if column not in self._raw:
-                codes, values = encode_column(self._records.table[column])
-                self._raw[column] = (codes[self._records.order], values)
-            self._done[key] = restandardise(*self._raw[column], steps)
+            codes, values = encode_column(self._records.table[column])
+            self._done[key] = restandardise(codes[self._records.order], values, steps)
         return self._done[key]
 
     def get(self, column: str, extra: tuple[Standardiser, ...] = ()) -> tuple[np.ndarray, pa.Array]:

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from .blocking import RuleReport
+from .estimate import Estimate
 from .ingest import Records
 from .model import FellegiSunterModel, model_document, probability
 from .outputs import staged_outputs
@@ -20,7 +21,7 @@ from .prepare import PreparedComparison
 from .score import pairs_at_or_above
 from .settings import Settings
 
-PAIRS_BATCH_ROWS = 1 << 20
+PAIRS_BATCH_ROWS = 1 << 19
 """Pairs built and written at a time by :meth:`LinkResult.write`, one Parquet row group each.
 
 Arrow's default row group size: ``pairs.parquet`` is laid out as if written whole.
@@ -49,6 +50,8 @@ class LinkResult:
     timings: dict[str, float]
     total_pairs: float
     inputs: list[str | None] = field(default_factory=list)
+    estimated_blocking_recall: Estimate | None = None
+    zero_config: Any = None  # linkwise.auto.ChosenSettings, when the settings were chosen from the data
 
     # -- tables -----------------------------------------------------------------
     @property
@@ -97,14 +100,25 @@ class LinkResult:
         return self.pairs_table(min_probability=min_probability)
 
     def clusters_table(self) -> pa.Table:
-        """One row per input record: ``id``, ``source``, ``cluster_id``, ``cluster_size``."""
+        """One row per input record: ``id``, ``source``, ``cluster_id``, ``cluster_size``, and the cluster's confidence.
+
+        ``cluster_weakest_link`` is the lowest probability at which the
+        cluster's records are still connected by scored pairs;
+        ``cluster_mean_probability`` the mean probability of its scored pairs.
+        Both are null for a record alone in its cluster.
+        """
+        from .cluster import cluster_confidence
+
         sizes = np.bincount(self.clusters)[self.clusters]
+        weakest, mean = cluster_confidence(self.clusters, self.left, self.right, self.match_weight)
         return pa.table(
             {
                 "id": self.records.ids,
                 "source": self.records.sources,
                 "cluster_id": pa.array(self.clusters),
                 "cluster_size": pa.array(sizes.astype(np.int64)),
+                "cluster_weakest_link": pa.array(weakest[self.clusters], from_pandas=True),
+                "cluster_mean_probability": pa.array(mean[self.clusters], from_pandas=True),
             }
         )
 
@@ -128,6 +142,7 @@ class LinkResult:
         sizes = np.bincount(np.bincount(self.clusters)) if len(self.clusters) else np.zeros(1, int)
         return {
             "inputs": self.inputs,
+            "encoding": self.records.encoding,
             "link_type": self.settings.link_type,
             "records": int(self.records.n),
             "sources": list(self.records.source_names),
@@ -140,6 +155,9 @@ class LinkResult:
             "clusters": n_clusters,
             "cluster_size_histogram": {str(k): int(v) for k, v in enumerate(sizes) if v},
             "blocking_rules": [r.to_dict() for r in self.blocking],
+            "estimated_blocking_recall": (
+                self.estimated_blocking_recall.to_dict() if self.estimated_blocking_recall is not None else None
+            ),
             "seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
@@ -180,7 +198,31 @@ class LinkResult:
             writer.json("model.json", self.model_document())
             writer.json("settings.json", self.settings.to_dict())
             writer.json("summary.json", self.summary())
+            if self.zero_config is not None:
+                writer.json("zero_config.json", self.zero_config.to_dict())
         return out_dir
+
+    # -- explanation ----------------------------------------------------------------
+    def explain(self, a: Any, b: Any, *, source_a: str | None = None, source_b: str | None = None):
+        """Why the records with ids ``a`` and ``b`` score as they do: a :class:`~linkwise.explain.PairExplanation`.
+
+        Each comparison's level, m, u and weight (term-frequency adjustment
+        included), the prior, the total and the probability; works for a pair
+        that was never a candidate too, and says which blocking rules hold.
+        ``print()`` it, or use ``.to_dict()``.
+        """
+        from .explain import Explainer
+
+        return Explainer.of(self).pair(a, b, source_a=source_a, source_b=source_b)
+
+    def explain_cluster(self, cluster_id: int):
+        """What holds cluster ``cluster_id`` together: a :class:`~linkwise.explain.ClusterExplanation`."""
+        from .explain import Explainer
+
+        linked = pairs_at_or_above(self.match_weight, self.settings.cluster_threshold)
+        return Explainer.of(self).explain_cluster(
+            cluster_id, self.clusters, self.left[linked], self.right[linked], self.match_weight[linked]
+        )
 
     # -- evaluation ---------------------------------------------------------------
     def truth_codes(self, truth: str | np.ndarray | pa.Array) -> np.ndarray:
@@ -200,6 +242,25 @@ class LinkResult:
             pair_right=self.right,
             pair_probability=self.match_probability,
             threshold=self.settings.match_threshold if threshold is None else threshold,
+            sources=self.records.source_codes.astype(np.int64),
+            link_type=self.settings.link_type,
+        )
+
+    def estimate_accuracy(self, *, threshold: float | None = None):
+        """Label-free estimates of precision, recall and F1 of the pairs and clusters, with intervals.
+
+        From the model's own probabilities (see :mod:`linkwise.estimate`); no truth is needed.
+        """
+        from .estimate import estimate_accuracy
+
+        return estimate_accuracy(
+            clusters=self.clusters,
+            left=self.left,
+            right=self.right,
+            pair_probability=self.match_probability,
+            match_probability=self.model.posterior(self.levels),
+            threshold=self.settings.match_threshold if threshold is None else threshold,
+            blocking=self.estimated_blocking_recall,
             sources=self.records.source_codes.astype(np.int64),
             link_type=self.settings.link_type,
         )

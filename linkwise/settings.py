@@ -51,6 +51,7 @@ STANDARDISERS: dict[str, type | None] = {
     "parse_date": str,
     "email_local_part": None,
     "sort_tokens": None,
+    "rarest_words": int,
 }
 
 # level kind -> {parameter: (type, required)}
@@ -419,6 +420,8 @@ class TrainingSettings:
     em_max_iterations: int = 200
     em_tolerance: float = 1e-6
     prior: float | None = None
+    correct_dependence: bool = True
+    dependence_min_bits: float = 0.01
 
     @classmethod
     def parse(cls, spec: Any, where: str = "training") -> TrainingSettings:
@@ -428,7 +431,11 @@ class TrainingSettings:
             return spec
         if not isinstance(spec, Mapping):
             raise _fail(where, f"expected a mapping, got {spec!r}")
-        _check_keys(where, spec, ["u_sample_pairs", "em_max_iterations", "em_tolerance", "prior"])
+        _check_keys(
+            where,
+            spec,
+            ["u_sample_pairs", "em_max_iterations", "em_tolerance", "prior", "correct_dependence", "dependence_min_bits"],
+        )
         out = cls()
         if "u_sample_pairs" in spec:
             n = _as_number(f"{where}.u_sample_pairs", spec["u_sample_pairs"], int)
@@ -450,6 +457,15 @@ class TrainingSettings:
             if p >= 1:
                 raise _fail(f"{where}.prior", "must be below 1")
             out = replace(out, prior=p)
+        if "correct_dependence" in spec:
+            if not isinstance(spec["correct_dependence"], bool):
+                raise _fail(f"{where}.correct_dependence", f"expected true or false, got {spec['correct_dependence']!r}")
+            out = replace(out, correct_dependence=spec["correct_dependence"])
+        if "dependence_min_bits" in spec:
+            bits = _as_number(f"{where}.dependence_min_bits", spec["dependence_min_bits"], float)
+            if bits <= 0:
+                raise _fail(f"{where}.dependence_min_bits", f"must be above 0 bits, got {bits!r}")
+            out = replace(out, dependence_min_bits=bits)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -457,10 +473,56 @@ class TrainingSettings:
             "u_sample_pairs": self.u_sample_pairs,
             "em_max_iterations": self.em_max_iterations,
             "em_tolerance": self.em_tolerance,
+            "correct_dependence": self.correct_dependence,
+            "dependence_min_bits": self.dependence_min_bits,
         }
         if self.prior is not None:
             out["prior"] = self.prior
         return out
+
+
+REFINEMENT_METHODS = ("edge_contraction", "none")
+
+
+@dataclass(frozen=True)
+class ClusterRefinement:
+    """How the connected components at the cluster threshold are split where weak links hold them.
+
+    ``method``: ``edge_contraction`` (regroup each component's records by greedy
+    additive edge contraction; see :mod:`linkwise.cluster`) or ``none`` (keep
+    the connected components). ``threshold``: the probability at which a
+    scored pair counts neither for nor against keeping its records together.
+    """
+
+    method: str = "edge_contraction"
+    threshold: float = 0.5
+
+    @classmethod
+    def parse(cls, spec: Any, where: str = "cluster_refinement") -> ClusterRefinement:
+        if spec is None:
+            return cls()
+        if isinstance(spec, ClusterRefinement):
+            return spec
+        if isinstance(spec, str):
+            spec = {"method": spec}
+        if not isinstance(spec, Mapping):
+            raise _fail(where, f"expected a mapping such as {{'method': 'edge_contraction', 'threshold': 0.5}}, got {spec!r}")
+        _check_keys(where, spec, ["method", "threshold"])
+        method = spec.get("method", cls.method)
+        if method not in REFINEMENT_METHODS:
+            raise _fail(
+                f"{where}.method",
+                f"unknown method {method!r}; allowed: {', '.join(REFINEMENT_METHODS)}.{did_you_mean(str(method), REFINEMENT_METHODS)}",
+            )
+        threshold = cls.threshold
+        if "threshold" in spec:
+            threshold = _probability(f"{where}.threshold", spec["threshold"], allow_zero=False)
+            if threshold >= 1:
+                raise _fail(f"{where}.threshold", "must be below 1")
+        return cls(method, threshold)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "threshold": self.threshold}
 
 
 _TOP_KEYS = (
@@ -468,11 +530,14 @@ _TOP_KEYS = (
     "link_type",
     "unique_id_column",
     "source_column",
+    "rename",
     "standardise",
     "comparisons",
     "blocking_rules",
     "match_threshold",
     "cluster_threshold",
+    "cluster_refinement",
+    "one_to_one",
     "max_candidate_pairs",
     "seed",
     "training",
@@ -489,8 +554,11 @@ class Settings:
     unique_id_column: str | None = None
     source_column: str | None = None
     standardise: tuple[tuple[str, tuple[Standardiser, ...]], ...] = ()
+    rename: tuple[tuple[str, str], ...] = ()  # (a source's column, the name the settings use)
     match_threshold: float = 0.5
     cluster_threshold: float = 0.9
+    cluster_refinement: ClusterRefinement = field(default_factory=ClusterRefinement)
+    one_to_one: bool = False  # link only: each source holds an entity at most once (linkwise.one_to_one)
     max_candidate_pairs: int = 200_000_000
     seed: int = 42
     training: TrainingSettings = field(default_factory=TrainingSettings)
@@ -542,6 +610,11 @@ class Settings:
         if not isinstance(standardise, Mapping):
             raise _fail("standardise", "expected a mapping of column name to a list of standardisers")
         kwargs: dict[str, Any] = {}
+        rename = spec.get("rename") or {}
+        if not isinstance(rename, Mapping) or not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in rename.items()):
+            raise _fail("rename", "expected a mapping of a source's column name to the name the settings use")
+        if rename:
+            kwargs["rename"] = tuple(rename.items())
         for key in ("link_type", "unique_id_column", "source_column"):
             if spec.get(key) is not None:
                 if not isinstance(spec[key], str):
@@ -550,6 +623,10 @@ class Settings:
         for key in ("match_threshold", "cluster_threshold"):
             if key in spec:
                 kwargs[key] = _probability(key, spec[key])
+        if "one_to_one" in spec:
+            if not isinstance(spec["one_to_one"], bool):
+                raise _fail("one_to_one", f"expected true or false, got {spec['one_to_one']!r}")
+            kwargs["one_to_one"] = spec["one_to_one"]
         if "max_candidate_pairs" in spec:
             kwargs["max_candidate_pairs"] = _as_number("max_candidate_pairs", spec["max_candidate_pairs"], int)
         if "seed" in spec:
@@ -561,6 +638,7 @@ class Settings:
                 (str(col), _parse_steps(steps, f"standardise.{col}")) for col, steps in standardise.items()
             ),
             training=TrainingSettings.parse(spec.get("training")),
+            cluster_refinement=ClusterRefinement.parse(spec.get("cluster_refinement")),
             **kwargs,
         )
 
@@ -569,11 +647,15 @@ class Settings:
         """Read settings from a ``.json``, ``.yaml`` or ``.yml`` file."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is allowed
         except FileNotFoundError:
             raise SettingsError(f"settings file '{path}' does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"settings file '{path}' cannot be read: {exc}") from None
+        except UnicodeDecodeError:
+            raise SettingsError(
+                f"settings file '{path}' is not UTF-8 text; settings are a JSON or YAML file"
+            ) from None
+        except OSError as exc:
+            raise SettingsError(f"settings file '{path}' cannot be read: {exc.strerror}") from None
         spec = parse_settings_text(text, str(path))
         if not isinstance(spec, Mapping):
             raise SettingsError(f"settings file '{path}' must hold a mapping of setting names to values")
@@ -586,6 +668,8 @@ class Settings:
             "unique_id_column": self.unique_id_column,
             "source_column": self.source_column,
         }
+        if self.rename:
+            out["rename"] = dict(self.rename)
         if self.standardise:
             out["standardise"] = {col: [s.to_json() for s in steps] for col, steps in self.standardise}
         out["comparisons"] = [c.to_json() for c in self.comparisons]
@@ -593,6 +677,11 @@ class Settings:
         out.update(
             match_threshold=self.match_threshold,
             cluster_threshold=self.cluster_threshold,
+            cluster_refinement=self.cluster_refinement.to_json(),
+        )
+        if self.one_to_one:
+            out["one_to_one"] = True
+        out.update(
             max_candidate_pairs=self.max_candidate_pairs,
             seed=self.seed,
             training=self.training.to_json(),
@@ -645,12 +734,27 @@ class Settings:
                     f" Available columns: {', '.join(available)}.",
                 )
 
+    def renamed(self, names: Iterable[str]) -> list[str]:
+        """A source's column names as the settings call them (see ``rename``).
+
+        A column is renamed only in a source that lacks the new name, so the
+        source that already uses it keeps its own column.
+        """
+        return rename_columns(names, dict(self.rename))
+
     def steps_for(self, column: str) -> tuple[Standardiser, ...]:
         """The column-level standardisers declared under ``standardise``."""
         for col, steps in self.standardise:
             if col == column:
                 return steps
         return ()
+
+
+def rename_columns(names: Iterable[str], mapping: Mapping[str, str]) -> list[str]:
+    """Column names after ``mapping`` (old -> new), skipping a rename whose new name is taken."""
+    names = list(names)
+    present = set(names)
+    return [mapping[n] if n in mapping and mapping[n] not in present else n for n in names]
 
 
 def parse_settings_text(text: str, where: str) -> Any:
@@ -670,4 +774,5 @@ def parse_settings_text(text: str, where: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SettingsError(f"settings file '{where}' is not valid YAML{at}") from None
+        problem = f": {exc.problem}" if getattr(exc, "problem", None) else ""
+        raise SettingsError(f"settings file '{where}' is not valid YAML{at}{problem}") from None

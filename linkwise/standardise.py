@@ -134,6 +134,51 @@ def _sort_tokens(value: str) -> str:
     return " ".join(sorted(value.split()))
 
 
+def _rarest_words(values: pa.Array, k: object) -> pa.Array:
+    """The ``k`` rarest words of each value that some other value shares, in alphabetical order.
+
+    Rarity counts the values that hold a word. A word no other value holds
+    cannot bring two values together (it is often a typing error), so it is
+    passed over; a value without any shared word becomes null. Run on a
+    column's distinct values, this makes a blocking key on the most telling
+    words of titles and names (token blocking with one key per record).
+
+    >>> _rarest_words(pa.array(["deep learning", "deep nets", "nets of nets", None]), 1).to_pylist()
+    ['deep', 'deep', 'nets', None]
+    """
+    values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
+    split = pc.utf8_split_whitespace(values)
+    owner = pc.list_parent_indices(split).to_numpy().astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(split))
+    words = encoded.dictionary
+    # Rank words alphabetically, so that ties in rarity break the same way everywhere.
+    rank = np.empty(len(words), dtype=np.int64)
+    rank[pc.sort_indices(words).to_numpy()] = np.arange(len(words))
+    token = rank[encoded.indices.to_numpy().astype(np.int64)]
+    pairs = np.unique(owner * max(len(words), 1) + token)
+    owner, token = pairs // max(len(words), 1), pairs % max(len(words), 1)
+    holders = np.bincount(token, minlength=len(words))
+    shared = holders[token] >= 2
+    owner, token = owner[shared], token[shared]
+    # Within each value: rarest first (ties alphabetical), keep the first k.
+    order = np.lexsort((token, holders[token], owner))
+    owner, token = owner[order], token[order]
+    position = np.arange(len(owner))
+    first_of_value = np.r_[True, owner[1:] != owner[:-1]] if len(owner) else np.zeros(0, bool)
+    group_start = np.maximum.accumulate(np.where(first_of_value, position, 0))
+    keep = position - group_start < int(k)  # type: ignore[call-overload]
+    owner, token = owner[keep], token[keep]
+    order = np.lexsort((token, owner))  # alphabetical within a value
+    owner, token = owner[order], token[order]
+    counts = np.bincount(owner, minlength=len(values))
+    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    by_rank = words.take(pa.array(np.argsort(rank)))  # word of each rank
+    lists = pa.ListArray.from_arrays(pa.array(offsets), by_rank.take(pa.array(token)))
+    joined = pc.binary_join(lists, " ")
+    return pc.if_else(pa.array(counts == 0), pa.scalar(None, pa.string()), joined)
+
+
 def _email_local_part(value: str) -> str:
     return value.split("@", 1)[0]
 
@@ -228,6 +273,7 @@ _STEPS: dict[str, Step] = {
     "parse_date": _parse_date,
     "email_local_part": _per_value(_email_local_part),
     "sort_tokens": _per_value(_sort_tokens),
+    "rarest_words": _rarest_words,
 }
 
 
@@ -247,6 +293,8 @@ def encode_column(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Ar
     The distinct values are in order of first appearance; see :func:`restandardise`
     for sorted ones.
     """
+    if pa.types.is_dictionary(column.type):
+        return _dictionary_codes(column)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
@@ -256,6 +304,31 @@ def encode_column(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Ar
     if encoded.null_count:
         codes = np.where(encoded.is_null().to_numpy(zero_copy_only=False), -1, codes)
     return codes.astype(np.int32), encoded.dictionary.cast(pa.string())
+
+
+def _dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Codes and values of text already in dictionary form, keeping only values in use."""
+    try:
+        chunks = column.unify_dictionaries().chunks if isinstance(column, pa.ChunkedArray) else [column]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # dictionaries holding a null: decode them
+        return encode_column(column.cast(pa.string()))
+    if not chunks:
+        return np.empty(0, np.int32), pa.array([], pa.string())
+    dictionary = pc.cast(chunks[0].dictionary, pa.string())
+    parts = []
+    for chunk in chunks:
+        indices = pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices
+        parts.append(indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False))
+    codes = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if dictionary.null_count:  # a null among the values: rows pointing at it are missing
+        null_value = np.flatnonzero(dictionary.is_null().to_numpy(zero_copy_only=False))
+        codes = np.where(np.isin(codes, null_value), -1, codes)
+    used = np.bincount(codes[codes >= 0], minlength=len(dictionary)) > 0
+    if not used.all():
+        renumber = np.append(np.cumsum(used, dtype=np.int32) - 1, np.int32(-1))
+        codes = renumber[codes]
+        dictionary = dictionary.filter(pa.array(used))
+    return codes, dictionary
 
 
 def restandardise(codes: np.ndarray, values: pa.Array, steps: Sequence[Standardiser]) -> tuple[np.ndarray, pa.Array]:

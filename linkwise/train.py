@@ -23,6 +23,7 @@ Three steps, each on small tables of agreement-pattern counts:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,8 @@ import numpy as np
 from .blocking import rule_holds
 from . import kernels
 from .compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
+from .dependence import correct_non_match_dependences
+from .labels import LabelEvidence, calibrate_m
 from .model import ConvergenceWarning, FellegiSunterModel, _normalise, model_from_document
 from .prepare import PreparedComparison
 from .settings import Comparison, Settings
@@ -183,6 +186,8 @@ def train(
     total_pairs: float,
     counts: PatternCounts | None = None,
     n_records: int | None = None,
+    mask_counts: MaskCounts | None = None,
+    labels: LabelEvidence | None = None,
 ) -> tuple[FellegiSunterModel, PatternCounts, dict]:
     """Estimate m (rule by rule) and the candidate-pair prior, with u held.
 
@@ -195,12 +200,12 @@ def train(
     """
     if counts is None:
         counts = PatternCounts.of(levels, [c.n_levels for c in settings.comparisons])
-    rule_counts = [
-        np.bincount(counts.inverse[rule_holds(masks, r)], minlength=len(counts.patterns)).astype(float)
-        for r in range(len(settings.blocking_rules))
-    ]
+    if mask_counts is None:
+        mask_counts = MaskCounts.of(counts, masks, len(settings.blocking_rules))
+    known = None if labels is None else labels.known_by_pattern(counts.inverse, len(counts.patterns))
     model, info = train_on_counts(
-        counts.patterns, counts.counts, rule_counts, u, settings, total_pairs=total_pairs, n_records=n_records
+        counts.patterns, counts.counts, mask_counts, u, settings,
+        total_pairs=total_pairs, n_records=n_records, labels=labels, known=known,
     )
     return model, counts, info
 
@@ -208,18 +213,26 @@ def train(
 def train_on_counts(
     patterns: np.ndarray,
     counts: np.ndarray,
-    rule_counts: list[np.ndarray],
+    by_mask: MaskCounts,
     u: list[np.ndarray],
     settings: Settings,
     *,
     total_pairs: float,
     n_records: int | None = None,
+    labels: LabelEvidence | None = None,
+    known: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[FellegiSunterModel, dict]:
     """:func:`train` on aggregates alone: the distinct ``patterns``, the pairs showing each,
-    and for each blocking rule the pairs showing each pattern among the pairs the rule holds for.
+    and the pairs of each pattern by the set of blocking rules that hold for them (``by_mask``).
 
     This is all an engine that keeps the pairs elsewhere (Spark) hands to the driver.
+    ``labels`` (with ``known``, the labelled candidate pairs of each pattern) calibrate m.
     """
+    # The pairs of each pattern among those a rule holds for: the masks with its bit set.
+    rule_counts = [
+        by_mask.counts[:, ((by_mask.masks >> np.uint64(r)) & np.uint64(1)) == 1].sum(axis=1).astype(float)
+        for r in range(len(settings.blocking_rules))
+    ]
     n_levels = [c.n_levels for c in settings.comparisons]
     fixed_m, fixed_u = fixed_parameters(settings)
     excluded = _excluded(settings)
@@ -282,7 +295,13 @@ def train_on_counts(
         ).fit(patterns, counts, m=start_m, u=u)
         for c in missing:
             start_m[c] = fallback.m_[c]
+            pooled_weight[c] = fallback.prior_ * float(counts.sum())
     m = [_normalise(np.asarray(x, float), f) for x, f in zip(start_m, fixed_m)]
+    if labels is not None:
+        # Labelled matches calibrate m; labelled candidates keep their class in EM.
+        m = calibrate_m(m, pooled_weight, labels.levels[labels.is_match], fixed_m)
+        if known is None:
+            raise ValueError("labels need the labelled candidate pairs of each pattern (known)")
 
     fixed_prior = None
     if settings.training.prior is not None:
@@ -295,10 +314,21 @@ def train_on_counts(
         fixed_prior=fixed_prior,
         max_iterations=settings.training.em_max_iterations,
         tolerance=settings.training.em_tolerance,
-    ).fit(patterns, counts, m=m, u=u, estimate_m=False, estimate_u=True)
+    ).fit(
+        patterns,
+        counts - (known[0] + known[1] if known is not None else 0.0),
+        m=m,
+        u=u,
+        estimate_m=False,
+        estimate_u=True,
+        known=known,
+    )
+    info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
+    if labels is not None:
+        info["labels"] = labels.summary()
+    info["dependence"] = correct_dependences(final, patterns, counts, by_mask, settings)
     # Term-frequency adjustments scale the population's exact-match u, from random pairs.
     final.tf_u_ = [np.asarray(x, float) for x in u]
-    info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
     return final, info
 
 
@@ -309,3 +339,77 @@ def loaded_model(doc: dict, settings: Settings, where: str, *, total_pairs: floa
     candidate_prior = random_prior * total_pairs / max(n_candidates, 1)
     model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
     return model
+
+
+@dataclass(frozen=True)
+class MaskCounts:
+    """Pairs of each agreement pattern by the set of blocking rules that hold for them."""
+
+    masks: np.ndarray  # distinct rule masks (bit r: rule r holds)
+    counts: np.ndarray  # (n_patterns, n_masks)
+
+    @classmethod
+    def of(cls, counts: PatternCounts, masks: np.ndarray, n_rules: int) -> MaskCounts:
+        if n_rules <= 20:  # masks index a small table directly
+            used = np.bincount(masks, minlength=1 << n_rules)
+            distinct = np.flatnonzero(used)
+            position = np.zeros(len(used), dtype=np.int64)
+            position[distinct] = np.arange(len(distinct))
+            table = kernels.pattern_mask_counts(counts.inverse, masks, position, len(counts.patterns), len(distinct))
+            return cls(distinct.astype(np.uint64), table)
+        distinct, mask_index = np.unique(masks, return_inverse=True)
+        table = np.zeros((len(counts.patterns), len(distinct)))
+        np.add.at(table, (counts.inverse, mask_index.reshape(-1)), 1.0)
+        return cls(distinct.astype(np.uint64), table)
+
+    def by_mask(self, pattern_weight: np.ndarray) -> np.ndarray:
+        """Weighted pairs of each mask, each pattern weighing ``pattern_weight`` (e.g. its posterior)."""
+        return pattern_weight @ self.counts
+
+
+def _counts_outside_rules(counts: MaskCounts, settings: Settings) -> Callable[[tuple[int, ...]], np.ndarray | None]:
+    """Pattern counts of the pairs made by a rule that involves none of the given comparisons.
+
+    A blocking rule makes only pairs that agree on its fields, and so makes
+    those fields look dependent among its pairs; pairs that rules on other
+    fields made show them as they are.
+    """
+    excluded = _excluded(settings)
+    cache: dict[int, np.ndarray | None] = {}
+
+    def counts_for(group: tuple[int, ...]) -> np.ndarray | None:
+        allowed = sum(1 << r for r, comps in enumerate(excluded) if not comps & set(group))
+        if allowed not in cache:
+            made = (counts.masks & np.uint64(allowed)) != 0
+            cache[allowed] = counts.counts[:, made].sum(axis=1) if made.any() else None
+        return cache[allowed]
+
+    return counts_for
+
+
+def correct_dependences(
+    model: FellegiSunterModel, patterns: np.ndarray, counts: np.ndarray, by_mask: MaskCounts, settings: Settings
+) -> dict:
+    """Find comparisons dependent within a class; score the non-matches' dependences jointly.
+
+    Each pair of comparisons is judged on the pairs of rules that involve
+    neither (see :mod:`linkwise.dependence`). Dependences among matches (a
+    move changes address and postal code together) are reported but not
+    corrected: m is held from the rule-by-rule estimates. Returns what was
+    found and corrected, for the model file.
+    """
+    if not settings.training.correct_dependence:
+        model.interactions_ = []
+        return {"corrected": []}
+    names = [c.name for c in settings.comparisons]
+    found = correct_non_match_dependences(
+        model,
+        patterns,
+        counts,
+        min_information=settings.training.dependence_min_bits,
+        counts_for=_counts_outside_rules(by_mask, settings),
+    )
+    return {
+        "found": [d.to_dict(names) for d in found],
+        "corrected": [[names[c] for c in x.comparisons] for x in model.interactions_],
+    }

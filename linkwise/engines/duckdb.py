@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import kernels
-from ..errors import InputError
+from ..errors import SettingsError
 from .base import BlockStats
 
 
@@ -86,6 +87,39 @@ class _Blocks:
         )
 
 
+_OPTION_FLAGS = {"memory_limit": "--memory-limit", "threads": "--threads", "temp_directory": "--temp-dir"}
+
+
+def _option_error(config: dict[str, object], exc: Exception) -> SettingsError:
+    """Name the engine option DuckDB refused, found by trying each alone."""
+    import duckdb
+
+    for name, value in config.items():
+        try:
+            duckdb.connect(config={name: value}).close()
+        except duckdb.Error as alone:
+            reason = str(alone).splitlines()[0]
+            return SettingsError(
+                f"engine option '{name}' ({_OPTION_FLAGS.get(name, name)}) = {value!r} is refused by DuckDB: {reason}"
+            )
+    return SettingsError(f"DuckDB cannot start with the engine options {config}: {str(exc).splitlines()[0]}")
+
+
+def _check_writable_folder(path: str) -> None:
+    """Refuse a spill folder DuckDB could not write to now, not hours later when it first spills."""
+    folder = Path(path)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        problem = f"'{existing}' is not a folder"
+    elif existing is None or not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"'{existing}' cannot be written to"
+    else:
+        return
+    raise SettingsError(
+        f"engine option 'temp_directory' (--temp-dir) '{path}': {problem}; choose a folder you can write to"
+    )
+
+
 class DuckDBEngine:
     """Relational work on an embedded DuckDB database.
 
@@ -114,12 +148,13 @@ class DuckDBEngine:
         if threads:
             config["threads"] = int(threads)
         if temp_directory:
+            _check_writable_folder(str(temp_directory))
             config["temp_directory"] = str(temp_directory)
         self._threads = max(1, int(threads or os.cpu_count() or 1))
-        try:
-            self._con = duckdb.connect(config=config)
-        except duckdb.Error as exc:
-            raise InputError(f"DuckDB cannot start with these options ({config}): {exc}") from None
+        self._config = config
+        self._con: Any = None
+        if config:  # options are checked at once, not at the first read
+            self._connection()
         # id(key table) -> (the table, its keys as numpy, blocks by rule); holding
         # the table keeps its id from being reused
         self._registered: dict[int, tuple[pa.Table, _KeyMatrix, dict[int, _Blocks]]] = {}
@@ -129,16 +164,82 @@ class DuckDBEngine:
         if file_format == "parquet" and isinstance(path, str):
             # One Parquet file: Arrow's multithreaded reader is the fastest way into Arrow.
             return pq.read_table(path)
+        import duckdb
+
+        try:
+            return self._read(path, file_format=file_format, encoding=encoding)
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None  # Ctrl-C while DuckDB reads is Ctrl-C, not an error
+
+    def _read(self, path: str | list[str], *, file_format: str, encoding: str | None) -> pa.Table:
+        """Read CSV files, or several Parquet files, with DuckDB."""
+        import duckdb
+
+        table = self._read_sniffed(path, file_format=file_format, encoding=encoding)
+        if file_format == "csv" and any("," in name for name in table.column_names):
+            # The header still holds commas: the sniffer took another character for
+            # the delimiter (a ';' of '&#237;' in quoted text). Read again with commas;
+            # if that fails too (an unclosed quote), the table read says what is wrong.
+            sql = (
+                "SELECT * FROM read_csv($path, all_varchar = true, header = true, union_by_name = true,"
+                " encoding = $encoding, delim = ',', quote = '\"', escape = '\"', parallel = false)"
+            )
+            try:
+                commas = self._connection().sql(sql, params={"path": path, "encoding": encoding or "utf-8"}).to_arrow_table()
+            except duckdb.Error:
+                return table
+            if not any("," in name for name in commas.column_names):
+                return commas
+        return table
+
+    def _read_sniffed(self, path: str | list[str], *, file_format: str, encoding: str | None) -> pa.Table:
+        """Read CSV files (dialect sniffed by DuckDB), or several Parquet files."""
+        import duckdb
+
         if file_format == "parquet":
             sql = "SELECT * FROM read_parquet($path, union_by_name = true)"
             params: dict[str, object] = {"path": path}
         else:
+            # Quotes doubled inside quoted fields, as RFC 4180 writes them (DuckDB's
+            # sniffer misses them when strict_mode is off); the delimiter is still sniffed.
             sql = (
                 "SELECT * FROM read_csv($path, all_varchar = true, header = true, union_by_name = true,"
-                " encoding = $encoding, max_line_size = 64000000, strict_mode = false, null_padding = true)"
+                " encoding = $encoding, max_line_size = 64000000, strict_mode = false, null_padding = true,"
+                " quote = '\"', escape = '\"', parallel = $parallel)"
             )
-            params = {"path": path, "encoding": encoding or "utf-8"}
-        return self._con.sql(sql, params=params).to_arrow_table()
+            params = {"path": path, "encoding": encoding or "utf-8", "parallel": True}
+        connection = self._connection()
+        try:
+            return connection.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            if file_format == "parquet":
+                raise
+            if "parallel=false" in str(exc):
+                # Quoted fields with line breaks in them cannot be split between threads.
+                params["parallel"] = False
+                try:
+                    return connection.sql(sql, params=params).to_arrow_table()
+                except duckdb.Error:
+                    pass
+            # The lenient options can lead DuckDB's dialect sniffer astray (a ';'
+            # in quoted text taken for the delimiter): read again with its defaults,
+            # and report the first error if that fails too.
+            plain = "SELECT * FROM read_csv($path, all_varchar = true, header = true, union_by_name = true, encoding = $encoding)"
+            try:
+                return connection.sql(plain, params={"path": path, "encoding": params["encoding"]}).to_arrow_table()
+            except duckdb.Error:
+                raise exc from None
+
+    def _connection(self) -> Any:
+        """DuckDB, started on first use: a run on one Parquet file never needs it."""
+        if self._con is None:
+            import duckdb
+
+            try:
+                self._con = duckdb.connect(config=self._config)
+            except duckdb.Error as exc:
+                raise _option_error(self._config, exc) from None
+        return self._con
 
     # -- blocking -----------------------------------------------------------
     def _blocks(self, keys: pa.Table, rule: int) -> _Blocks:
@@ -183,5 +284,7 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self._registered.clear()
-        self._con.close()
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 

@@ -46,6 +46,7 @@ class SparkRecords:
     generated_ids: bool
     inputs: list[str | None]
     term_frequencies: tuple[tuple[int, int, str, int], ...] = ()  # (comparison, level, count column, records with a value)
+    encoding: str | None = None  # of CSV inputs, as given
 
 
 def is_spark_frame(data: Any) -> bool:
@@ -89,16 +90,26 @@ def _as_text_columns(frame: DataFrame, columns: list[str]) -> DataFrame:
     return frame.mapInArrow(partial(_text_partition, columns=columns), schema)
 
 
-def _one_input(spark: SparkSession, index: int, name: str, data: Any, settings: Settings, encoding: str | None):
-    """One input read, its columns checked and cut to those used, with ``_source``, ``_input`` (and ``_pos``)."""
+def _one_input(
+    spark: SparkSession, index: int, name: str, data: Any, settings: Settings, encoding: str | None, earlier: list
+):
+    """One input read, its columns checked and cut to those used (named as the settings name them),
+    with ``_source``, ``_input`` (and ``_pos``). ``earlier``: the inputs read before, as
+    :func:`linkwise.ingest.load_records` checks them."""
     where = _where(name, data)
     frame = _read(spark, data, where, encoding)
-    keep = _used_columns(list(frame.columns), settings, where, ())
+    own = _used_columns(list(frame.columns), settings, where, (), earlier)
+    if settings.rename:
+        as_named = dict(zip(frame.columns, settings.renamed(frame.columns)))
+        frame = frame.select(*[F.col(old).alias(as_named[old]) for old in own])
+        keep = list(frame.columns)
+    else:
+        keep = own
     id_column = settings.unique_id_column
     types = {f.name: f.dataType for f in frame.schema.fields}
     for column in keep:
         if column != id_column and isinstance(types[column], _COMPLEX):
-            raise InputError(f"{where}: column '{column}' holds lists or records, not values that can be compared")
+            raise InputError(f"{where}: column '{column}' holds lists or records, not values that can be compared; store it as text")
     text = [c for c in keep if c != id_column and not isinstance(types[c], T.StringType)]
     frame = _as_text_columns(frame.select(*keep), text)
     if settings.source_column and settings.source_column in keep:
@@ -139,9 +150,9 @@ def load(spark: SparkSession, inputs: Any, settings: Settings, *, encoding: str 
     """Read, check and number all sources (see :func:`linkwise.ingest.load_records`)."""
     named = _normalise_inputs(inputs)
     id_column = settings.unique_id_column
-    frames, kept = [], []
+    frames, kept, earlier = [], [], []
     for index, (name, data) in enumerate(named):
-        frame, keep = _one_input(spark, index, name, data, settings, encoding)
+        frame, keep = _one_input(spark, index, name, data, settings, encoding, earlier)
         frames.append(frame)
         kept.append(keep)
     if len(frames) > 1:
@@ -188,6 +199,7 @@ def load(spark: SparkSession, inputs: Any, settings: Settings, *, encoding: str 
         id_column=id_column,
         generated_ids=generated,
         inputs=[_describe(data) for _, data in named],
+        encoding=encoding,
     )
 
 

@@ -22,6 +22,7 @@ from ..batches import PreparePlan, ScorePlan, levels_of_batch, weights_of_batch
 from ..blocking import first_rule
 from ..model import probability
 from ..settings import Comparison, Settings
+from ..train import MaskCounts
 from .spark_frames import materialise, release
 from .spark_ingest import SparkRecords
 
@@ -234,11 +235,12 @@ def level_counts_of_sample(
 @dataclass(frozen=True)
 class PatternTotals:
     """What training takes from the pairs: distinct patterns, in the order the DuckDB engine
-    meets them (by their first pair), pairs per pattern, per rule, and pairs made by each rule."""
+    meets them (by their first pair), pairs per pattern, per pattern and rule mask, and pairs
+    made by each rule."""
 
     patterns: np.ndarray
     counts: np.ndarray
-    rule_counts: list[np.ndarray]
+    by_mask: MaskCounts
     made_by: np.ndarray
 
 
@@ -260,15 +262,15 @@ def pattern_totals(compared: DataFrame, settings: Settings, n_records: int) -> P
     position[order] = np.arange(len(order))
     inverse = position[inverse]
     n_rules = len(settings.blocking_rules)
-    rule_counts = [
-        np.bincount(inverse, weights=pairs * ((masks >> np.uint64(r)) & np.uint64(1)).astype(np.int64), minlength=len(order)).astype(float)
-        for r in range(n_rules)
-    ]
+    # As MaskCounts.of tabulates them: distinct masks in increasing order.
+    distinct_masks, mask_index = np.unique(masks, return_inverse=True)
+    table = np.zeros((len(order), len(distinct_masks)))
+    np.add.at(table, (inverse, mask_index.reshape(-1)), pairs.astype(float))
     made_by = np.bincount(first_rule(masks, n_rules), weights=pairs, minlength=n_rules + 1).astype(np.int64)
     return PatternTotals(
         patterns=distinct[order],
         counts=np.bincount(inverse, weights=pairs, minlength=len(order)).astype(float),
-        rule_counts=rule_counts,
+        by_mask=MaskCounts(distinct_masks.astype(np.uint64), table),
         made_by=made_by,
     )
 

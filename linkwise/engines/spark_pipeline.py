@@ -11,16 +11,18 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from pyspark.sql import functions as F
 
 from ..batches import PreparePlan, ScorePlan
 from ..blocking import RuleReport, check_budget, check_union_budget
-from ..errors import BlockingError
+from ..errors import BlockingError, SettingsError
+from ..estimate import blocking_recall
+from ..estimate import rule_keys as recall_keys
 from ..pipeline import pairs_allowed
 from ..settings import Settings
 from ..train import exact_u_applies, loaded_model, train_on_counts, u_from_level_counts, u_sample
 from . import spark_ingest
-from .spark_frames import cluster_labels, materialise, release
+from .spark_clusters import clusters as cluster_records
+from .spark_frames import materialise, release
 from .spark_ingest import SparkRecords
 from .spark_pairs import (
     block_stats,
@@ -80,6 +82,10 @@ def _estimate_u(engine: Any, records: SparkRecords, plan: PreparePlan, settings:
 
 
 def run(engine: Any, inputs: Any, settings: Settings, *, reporter: Any, model_source: tuple, encoding: str | None) -> SparkLinkResult:
+    if settings.one_to_one and settings.link_type == "link":
+        raise SettingsError(
+            "setting 'one_to_one': not yet available on the Spark engine; run it with --engine duckdb"
+        )
     spark = engine.session
     model_doc, model_where = model_source
     plan = PreparePlan.of(settings)
@@ -106,20 +112,21 @@ def run(engine: Any, inputs: Any, settings: Settings, *, reporter: Any, model_so
         if model_doc is None:
             u = _estimate_u(engine, records, plan, settings)
             model, training = train_on_counts(
-                totals.patterns, totals.counts, totals.rule_counts, u, settings, total_pairs=all_pairs, n_records=records.n
+                totals.patterns, totals.counts, totals.by_mask, u, settings, total_pairs=all_pairs, n_records=records.n
             )
         else:
             model = loaded_model(model_doc, settings, model_where, total_pairs=all_pairs, n_candidates=n_candidates)
             training = {"loaded_model": True}
+        # Which rules made the likely matches tells how many matches no rule made.
+        by_mask = totals.by_mask
+        recall = blocking_recall(by_mask.masks, by_mask.by_mask(model.posterior(totals.patterns)), recall_keys(settings))
     reports = [replace(rep, marginal_pairs=int(totals.made_by[r])) for r, rep in enumerate(reports)]
     with reporter.stage("score"):
         scored = materialise(score(compared, ScorePlan.of(model, list(records.term_frequencies)), settings))
         release(compared)
     with reporter.stage("cluster"):
-        edges = scored.where(F.col("match_probability") >= F.lit(float(settings.cluster_threshold)))
-        labels = cluster_labels(records.frame, edges.select(F.col("idx_l").alias("a"), F.col("idx_r").alias("b")))
-        clusters = materialise(records.frame.select("_idx", "_id", "_src").join(labels, "_idx"))
-        release(labels, records.frame)
+        clusters = cluster_records(records.frame, scored, settings)
+        release(records.frame)
     return SparkLinkResult(
         settings=settings,
         records=records,
@@ -132,6 +139,7 @@ def run(engine: Any, inputs: Any, settings: Settings, *, reporter: Any, model_so
         timings=dict(reporter.timings),
         total_pairs=all_pairs,
         inputs=records.inputs,
+        estimated_blocking_recall=recall,
     )
 
 

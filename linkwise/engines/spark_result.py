@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from ..blocking import RuleReport
 from ..errors import LinkwiseError, OutputError
+from ..estimate import Estimate
 from ..model import FellegiSunterModel, model_document
 from ..outputs import OUTPUT_FILES, json_text, staged_outputs
 from ..settings import Settings
@@ -45,6 +46,8 @@ class SparkLinkResult:
     timings: dict[str, float]
     total_pairs: float
     inputs: list[str | None] = field(default_factory=list)
+    estimated_blocking_recall: Estimate | None = None
+    zero_config: Any = None  # linkwise.auto.ChosenSettings, when the settings were chosen from the data
     _summary: dict | None = field(default=None, repr=False)
 
     @property
@@ -69,12 +72,16 @@ class SparkLinkResult:
         return frame.orderBy("idx_l", "idx_r").select(*columns)
 
     def clusters(self) -> DataFrame:
-        """One row per input record, in record order: ``id``, ``source``, ``cluster_id``, ``cluster_size``."""
+        """One row per input record, in record order: ``id``, ``source``, ``cluster_id``, ``cluster_size``
+        and the cluster's confidence (``cluster_weakest_link``, ``cluster_mean_probability``; null for
+        a record alone), as :meth:`linkwise.LinkResult.clusters_table` has them."""
         return self.clusters_frame.orderBy("_idx").select(
             F.col("_id").alias("id"),
             self._source_name("_src").alias("source"),
             F.col("cluster_id"),
             F.col("cluster_size"),
+            F.col("cluster_weakest_link"),
+            F.col("cluster_mean_probability"),
         )
 
     def pairs_table(self, *, min_probability: float | None = None) -> pa.Table:
@@ -111,6 +118,7 @@ class SparkLinkResult:
             histogram = {int(size): int(n) // int(size) for size, n in records_by_size}
             self._summary = {
                 "inputs": self.inputs,
+                "encoding": self.records.encoding,
                 "link_type": self.settings.link_type,
                 "records": int(self.records.n),
                 "sources": list(self.records.source_names),
@@ -123,6 +131,9 @@ class SparkLinkResult:
                 "clusters": int(sum(histogram.values())),
                 "cluster_size_histogram": {str(k): histogram[k] for k in sorted(histogram)},
                 "blocking_rules": [r.to_dict() for r in self.blocking],
+                "estimated_blocking_recall": (
+                    self.estimated_blocking_recall.to_dict() if self.estimated_blocking_recall is not None else None
+                ),
                 "seconds": {k: round(v, 3) for k, v in self.timings.items()},
             }
         return self._summary
@@ -155,6 +166,8 @@ class SparkLinkResult:
         writer.json("model.json", self.model_document())
         writer.json("settings.json", self.settings.to_dict())
         writer.json("summary.json", summary)
+        if self.zero_config is not None:
+            writer.json("zero_config.json", self.zero_config.to_dict())
 
     def evaluate(self, truth: Any, *, threshold: float | None = None):
         raise LinkwiseError(

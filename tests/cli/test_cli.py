@@ -82,6 +82,54 @@ def test_evaluate_prints_metrics_and_json(people_file, tmp_path):
     assert metrics["counts"]["records"] == 1500
 
 
+def test_evaluate_without_truth_estimates_accuracy_from_the_outputs_alone(people_file, tmp_path):
+    out = tmp_path / "out"
+    assert invoke("dedupe", people_file, "-o", out, "--settings", SETTINGS, "-q").exit_code == 0
+    table = invoke("evaluate", out)
+    assert table.exit_code == 0, table.output
+    assert "Estimated" in table.output and "pairs implied by clusters" in table.output
+    estimated = json.loads(invoke("evaluate", out, "--json").output)["estimated"]
+    measured = json.loads(invoke("evaluate", out, "--truth", "entity_id", "--json").output)
+    for group in ("scored_pairs", "cluster_pairs"):
+        for name in ("precision", "recall"):
+            figure = estimated[group][name]
+            assert figure["low"] <= figure["estimate"] <= figure["high"]
+            assert figure["estimate"] == pytest.approx(measured[group][name], abs=0.05)
+
+
+def test_link_estimates_count_cross_source_pairs_only(link_files, tmp_path):
+    out = tmp_path / "out"
+    assert invoke("link", *link_files, "-o", out, "--settings", SETTINGS, "-q").exit_code == 0
+    estimated = json.loads(invoke("evaluate", out, "--json").output)["estimated"]
+    measured = json.loads(invoke("evaluate", out, "--truth", "entity_id", "--json").output)
+    assert estimated["cluster_pairs"]["precision"]["estimate"] == pytest.approx(measured["cluster_pairs"]["precision"], abs=0.05)
+
+
+def test_labels_file_is_read_and_its_choices_are_reported(people_file, tmp_path):
+    table = pq.read_table(people_file, columns=["record_id", "entity_id"]).slice(0, 400)
+    ids, entities = table["record_id"].to_pylist(), table["entity_id"].to_pylist()
+    rows = [(ids[i], ids[j], int(entities[i] == entities[j])) for i in range(len(ids)) for j in range(i + 1, len(ids))
+            if entities[i] == entities[j] or (i + j) % 97 == 0]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id_l,id_r,match\n" + "".join(f"{a},{b},{m}\n" for a, b, m in rows))
+    out = tmp_path / "out"
+    result = invoke("dedupe", people_file, "-o", out, "--settings", SETTINGS, "--labels", labels)
+    assert result.exit_code == 0, result.output
+    assert "Labels:" in result.output
+    model = json.loads((out / "model.json").read_text())
+    assert model["training"]["labels"]["pairs"] == len(rows)
+    written = json.loads((out / "settings.json").read_text())
+    assert written["cluster_threshold"] == model["training"]["labels"]["cluster_threshold"]
+
+
+def test_a_labels_file_naming_unknown_records_fails_with_one_line(people_file, tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id_l,id_r,match\nnobody,R00000001,1\n")
+    result = invoke("dedupe", people_file, "-o", tmp_path / "out", "--settings", SETTINGS, "--labels", labels)
+    assert result.exit_code == 1
+    assert "names a record" in result.output and "Traceback" not in result.output
+
+
 def test_link_makes_only_cross_source_pairs(link_files, tmp_path):
     out = tmp_path / "out"
     result = invoke("link", *link_files, "-o", out, "--settings", SETTINGS)
@@ -110,13 +158,19 @@ def test_demo_prints_metrics_and_where_outputs_are(tmp_path):
     assert "B-cubed" in result.output and "F1" in result.output
     assert (tmp_path / "demo" / "output" / "clusters.parquet").is_file()
     assert str(tmp_path / "demo" / "output") in result.output
+    # It ends with the report, which shows every section, precision and recall against the truth included.
+    report = tmp_path / "demo" / "output" / "report.html"
+    assert result.output.rstrip().endswith(f"Report: {report}")
+    text = report.read_text(encoding="utf-8")
+    for section in ("summary", "model", "weights", "clusters", "blocking", "borderline", "estimate", "truth"):
+        assert f'<section id="{section}">' in text
 
 
 @pytest.mark.parametrize(
     "args, expected",
     [
         (["dedupe", "missing.csv", "-o", "{out}", "--settings", SETTINGS], "does not exist"),
-        (["dedupe", "{data}", "-o", "{out}"], "no settings given"),
+        (["dedupe", "{data}", "-o", "{out}", "--exclude", "entity"], "--exclude 'entity': no such column"),
         (["dedupe", "{data}", "-o", "{out}", "--settings", "nope.json"], "does not exist"),
         (["evaluate", "{out}", "--truth", "entity_id"], "no run summary"),
     ],
@@ -157,7 +211,8 @@ def test_existing_outputs_are_refused_unless_overwrite(people_file, tmp_path):
         ["dedupe", "x.csv", "-o", "out", "--threshold", "1.5"],
         ["link", "only_one.csv", "-o", "out"],
         ["no-such-command"],
-        ["evaluate", "out"],
+        ["evaluate"],
+        ["evaluate", "out", "--threshold", "2"],
     ],
 )
 def test_usage_errors_exit_two(args):
@@ -178,10 +233,41 @@ def test_one_engines_options_are_refused_for_another(args, expected, tmp_path):
     assert expected in result.output
 
 
+def test_evaluate_without_truth_on_a_folder_without_outputs_fails_with_one_line(tmp_path):
+    result = invoke("evaluate", tmp_path / "nothing")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
 def test_debug_shows_the_traceback(tmp_path):
     result = invoke("dedupe", "missing.csv", "-o", tmp_path / "out", "--settings", SETTINGS, "--debug")
     assert result.exit_code == 1
     assert "Traceback" in result.output
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (PermissionError(13, "Permission denied", "people.csv"), "linkwise: error: Permission denied: 'people.csv' (errno 13)"),
+        (OSError(28, "No space left on device"), "linkwise: error: the disk is full; free some space or choose another folder"),
+    ],
+    ids=["permission-denied", "disk-full"],
+)
+def test_an_operating_system_error_gives_its_reason_and_file(people_file, tmp_path, monkeypatch, error, line):
+    import linkwise.pipeline as pipeline
+
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(pipeline, "load_records", failing)
+    result = invoke("dedupe", people_file, "-o", tmp_path / "out", "--settings", SETTINGS)
+    assert result.exit_code == 1
+    assert result.output.strip() == line
+
+
+def test_debug_applies_to_its_own_invocation_only(tmp_path):
+    args = ["dedupe", "missing.csv", "-o", tmp_path / "out", "--settings", SETTINGS]
+    assert "Traceback" in invoke(*args, "--debug").output
+    assert "Traceback" not in invoke(*args).output
 
 
 def test_interrupt_exits_130_and_leaves_no_output(people_file, tmp_path, monkeypatch):
@@ -194,7 +280,7 @@ def test_interrupt_exits_130_and_leaves_no_output(people_file, tmp_path, monkeyp
     out = tmp_path / "out"
     result = invoke("dedupe", people_file, "-o", out, "--settings", SETTINGS)
     assert result.exit_code == 130
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # not even the folder it made
 
 
 @pytest.mark.parametrize("command", ["dedupe", "link", "evaluate", "demo"])

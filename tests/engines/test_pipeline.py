@@ -75,8 +75,7 @@ def test_every_input_record_appears_exactly_once_in_the_clusters(data, result):
     assert sorted(sizes) == list(range(len(sizes)))
 
 
-def test_clusters_are_the_connected_components_of_pairs_over_the_cluster_threshold(result):
-    threshold = result.settings.cluster_threshold
+def _components_over(result, threshold: float) -> set[frozenset]:
     parent = list(range(result.records.n))
 
     def root(i: int) -> int:
@@ -91,10 +90,49 @@ def test_clusters_are_the_connected_components_of_pairs_over_the_cluster_thresho
     components = defaultdict(set)
     for i in range(result.records.n):
         components[root(i)].add(i)
+    return {frozenset(c) for c in components.values()}
+
+
+def _clusters(result) -> set[frozenset]:
     clusters = defaultdict(set)
     for i, label in enumerate(result.clusters):
         clusters[int(label)].add(i)
-    assert {frozenset(c) for c in components.values()} == {frozenset(c) for c in clusters.values()}
+    return {frozenset(c) for c in clusters.values()}
+
+
+def test_without_refinement_clusters_are_the_connected_components_of_pairs_over_the_cluster_threshold(data):
+    settings = json.loads(SETTINGS.read_text())
+    settings["cluster_refinement"] = {"method": "none"}
+    plain = linkwise.run(data, settings)
+    assert _clusters(plain) == _components_over(plain, plain.settings.cluster_threshold)
+
+
+def test_refined_clusters_split_connected_components_and_never_join_them(result):
+    components = _components_over(result, result.settings.cluster_threshold)
+    clusters = _clusters(result)
+    component_of = {i: c for c in components for i in c}
+    assert all(len({component_of[i] for i in cluster}) == 1 for cluster in clusters)
+    assert len(clusters) >= len(components)
+
+
+def test_each_cluster_has_its_weakest_link_and_mean_probability(result):
+    table = result.clusters_table()
+    cluster_of = table["cluster_id"].to_pylist()
+    weakest = dict(zip(cluster_of, table["cluster_weakest_link"].to_pylist()))
+    mean = dict(zip(cluster_of, table["cluster_mean_probability"].to_pylist()))
+    inside = defaultdict(list)
+    for left, right, p in zip(result.left, result.right, result.match_probability):
+        if result.clusters[left] == result.clusters[right]:
+            inside[int(result.clusters[left])].append(float(p))
+    for cluster, size in zip(cluster_of, table["cluster_size"].to_pylist()):
+        if size == 1:
+            assert weakest[cluster] is None and mean[cluster] is None
+        else:
+            probabilities = inside[cluster]
+            assert mean[cluster] == pytest.approx(sum(probabilities) / len(probabilities))
+            assert min(probabilities) - 1e-12 <= weakest[cluster] <= max(probabilities) + 1e-12
+            if size == 2:
+                assert weakest[cluster] == pytest.approx(probabilities[0])
 
 
 def test_deduplication_finds_the_true_clusters_well(result):
@@ -213,3 +251,84 @@ def test_a_rule_with_more_pairs_than_records_does_not_teach_m_when_selective_rul
     # Every comparison still got its m from some rule, none from all pairs.
     assert result.training["m_from_all_pairs"] == []
     assert result.evaluate("entity_id").cluster_pairs.f1 > 0.9
+
+
+def test_household_members_score_lower_once_dependent_comparisons_are_scored_jointly(data, result):
+    settings = json.loads(SETTINGS.read_text())
+    settings.setdefault("training", {})["correct_dependence"] = False
+    independent = linkwise.run(data, settings)
+    assert independent.training["dependence"]["corrected"] == []
+    assert ["last_name", "address"] in result.training["dependence"]["corrected"]
+    truth = result.truth_codes("entity_id")
+    names = [c.name for c in result.settings.comparisons]
+    levels = result.levels
+    # Not the same person, yet the same surname and the same address: a household member.
+    household = (
+        (truth[result.left] != truth[result.right])
+        & (levels[:, names.index("last_name")] == 1)
+        & (levels[:, names.index("address")] == 1)
+    )
+    assert household.sum() > 50
+    assert result.match_probability[household].mean() < 0.8 * independent.match_probability[household].mean()
+    assert result.evaluate("entity_id").scored_pairs.f1 >= independent.evaluate("entity_id").scored_pairs.f1 - 0.002
+
+
+def test_label_free_estimates_are_near_the_measured_accuracy(result):
+    estimated = result.estimate_accuracy()
+    measured = result.evaluate("entity_id")
+    assert result.summary()["estimated_blocking_recall"] == estimated.blocking_recall.to_dict()
+    assert estimated.blocking_recall.value == pytest.approx(measured.blocking_recall, abs=0.03)
+    for group in ("scored_pairs", "cluster_pairs"):
+        for name in ("precision", "recall", "f1"):
+            figure = getattr(estimated, group)[name]
+            assert figure.low <= figure.value <= figure.high
+            assert figure.value == pytest.approx(getattr(getattr(measured, group), name), abs=0.03), f"{group} {name}"
+
+
+@pytest.fixture(scope="module")
+def partly_labelled(data):
+    rng = np.random.default_rng(1)
+    known = [e if rng.random() < 0.2 else None for e in data["entity_id"].to_pylist()]
+    return data.append_column("known_entity", pa.array(known, pa.string()))
+
+
+def _bad_thresholds() -> dict:
+    settings = json.loads(SETTINGS.read_text())
+    settings.update(match_threshold=0.01, cluster_threshold=0.01, cluster_refinement="none")
+    return settings
+
+
+def test_a_partial_truth_column_chooses_thresholds_that_mend_bad_ones(partly_labelled):
+    unlabelled = linkwise.run(partly_labelled, _bad_thresholds())
+    labelled = linkwise.run(partly_labelled, _bad_thresholds(), label_column="known_entity")
+    info = labelled.training["labels"]
+    assert info["matches"] > 50 and info["non_matches"] > 10
+    assert labelled.settings.match_threshold == info["match_threshold"] > 0.01
+    assert labelled.settings.cluster_threshold == info["cluster_threshold"] > 0.01
+    before, after = unlabelled.evaluate("entity_id"), labelled.evaluate("entity_id")
+    assert after.cluster_pairs.f1 > before.cluster_pairs.f1 + 0.01
+    assert after.scored_pairs.f1 >= before.scored_pairs.f1
+
+
+def test_thresholds_given_explicitly_are_kept_when_labels_are_given(partly_labelled):
+    result = linkwise.run(partly_labelled, _bad_thresholds(), label_column="known_entity", cluster_threshold=0.3)
+    assert result.settings.cluster_threshold == 0.3
+    assert result.settings.match_threshold != 0.01  # chosen by the labels
+
+
+def test_a_labels_file_of_pairs_calibrates_the_same_way(data, result, tmp_path):
+    truth = result.truth_codes("entity_id")
+    ids = result.records.ids.to_pylist()
+    rng = np.random.default_rng(2)
+    chosen = rng.choice(len(result.left), 300, replace=False)
+    path = tmp_path / "labels.csv"
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(pa.table({
+        "id_l": [ids[i] for i in result.left[chosen]],
+        "id_r": [ids[i] for i in result.right[chosen]],
+        "match": ["match" if truth[a] == truth[b] else "non-match" for a, b in zip(result.left[chosen], result.right[chosen])],
+    }), path)
+    labelled = linkwise.run(data, _bad_thresholds(), labels=str(path))
+    assert labelled.training["labels"]["pairs"] == 300
+    assert labelled.evaluate("entity_id").cluster_pairs.f1 > 0.95

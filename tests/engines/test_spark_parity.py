@@ -2,7 +2,9 @@
 
 Both engines run the same settings on the same synthetic people; the pairs must
 be the same pairs in the same order, their levels equal, their weights equal to
-within 1e-9, and the records split into the same clusters.
+within 1e-9 (term-frequency adjustments and the jointly scored dependent
+comparisons included), and the records split into the same clusters after
+refinement, with the same confidences.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -28,12 +31,14 @@ SETTINGS = Path(linkwise.__file__).parent / "data" / "people_settings.json"
 
 
 def _settings(link_type: str = "dedupe") -> linkwise.Settings:
-    """The example settings with a two-column comparison added (a swap level, levels adjusted on one column)
-    and a smaller u sample (the parity does not depend on its size; the test time does)."""
+    """The example settings with a two-column comparison added (a swap level, levels adjusted on one column),
+    a smaller u sample (the parity does not depend on its size; the test time does) and a lower cluster threshold."""
     spec = linkwise.Settings.load(SETTINGS).to_dict()
     spec["link_type"] = link_type
     spec["comparisons"].append({"template": "full_name", "columns": ["first_name", "last_name"]})
     spec["training"] = {**spec.get("training", {}), "u_sample_pairs": 20_000}
+    # Components chain more at 0.5 than at 0.9: refinement then has some to split.
+    spec["cluster_threshold"] = 0.5
     return linkwise.Settings.from_dict(spec)
 
 
@@ -62,19 +67,44 @@ def assert_same_pairs(on_spark: pa.Table, on_duckdb: pa.Table) -> None:
 
 def assert_same_clusters(on_spark: pa.Table, on_duckdb: pa.Table) -> None:
     assert columns(on_spark) == columns(on_duckdb)
+    assert "cluster_weakest_link" in on_duckdb.column_names and "cluster_mean_probability" in on_duckdb.column_names
     assert partition(on_spark) == partition(on_duckdb)
     assert any(len(c) > 1 for c in partition(on_duckdb))
-    # Numbered alike too, by each cluster's first record, and listed in the same order.
+    # Numbered alike too, by each cluster's first record, and listed in the same order;
+    # the confidences are the same sums in the same order, so equal, nulls (records alone) included.
     for name in on_duckdb.column_names:
         assert on_spark[name].equals(on_duckdb[name]), name
 
 
+def assert_scores_jointly_and_adjusts_for_frequencies(result) -> None:
+    """The run scores some dependent comparisons jointly and adjusts some level for term frequencies."""
+    assert result.model.interactions_, "no dependent comparisons scored jointly"
+    assert any(prep.tf_frequencies for prep in result.prepared), "no term-frequency adjusted level"
+
+
+def assert_refinement_split_a_component(outputs: dict, cluster_threshold: float) -> None:
+    """Fewer connected components at the cluster threshold than clusters: refinement split some."""
+    from linkwise.cluster import connected_components
+
+    ids = outputs["clusters"]["id"]
+    linked = outputs["pairs"].filter(pa.compute.greater_equal(outputs["pairs"]["match_probability"], cluster_threshold))
+    left = pa.compute.index_in(linked["id_l"], value_set=ids).to_numpy()
+    right = pa.compute.index_in(linked["id_r"], value_set=ids).to_numpy()
+    components = connected_components(len(ids), left, right)
+    assert outputs["clusters"]["cluster_id"].to_numpy().max() > components.max(), "refinement split no component"
+
+
 def assert_same_run(on_spark, on_duckdb) -> None:
+    assert_scores_jointly_and_adjusts_for_frequencies(on_duckdb)
     assert_same_pairs(on_spark.pairs_table(), on_duckdb.pairs_table())
     assert_same_clusters(on_spark.clusters_table(), on_duckdb.clusters_table())
     assert on_spark.model.prior_ == pytest.approx(on_duckdb.model.prior_, abs=1e-12)
     for m_spark, m_duckdb in zip(on_spark.model.m_ + on_spark.model.u_, on_duckdb.model.m_ + on_duckdb.model.u_):
         np.testing.assert_allclose(m_spark, m_duckdb, rtol=0, atol=1e-12)
+    for joint_spark, joint_duckdb in zip(on_spark.model.interactions_, on_duckdb.model.interactions_, strict=True):
+        assert joint_spark.comparisons == joint_duckdb.comparisons
+        np.testing.assert_allclose(joint_spark.log_ratio_m, joint_duckdb.log_ratio_m, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(joint_spark.log_ratio_u, joint_duckdb.log_ratio_u, rtol=0, atol=1e-12)
     summary_spark, summary_duckdb = on_spark.summary(), on_duckdb.summary()
     summary_spark.pop("seconds"), summary_duckdb.pop("seconds")
     assert summary_spark == summary_duckdb
@@ -103,6 +133,12 @@ def test_dedupe_of_a_parquet_file_on_spark_writes_the_duckdb_outputs(spark, tmp_
     on_spark, on_duckdb = _read_outputs(tmp_path / "spark"), _read_outputs(tmp_path / "duckdb")
     assert_same_pairs(on_spark["pairs"], on_duckdb["pairs"])
     assert_same_clusters(on_spark["clusters"], on_duckdb["clusters"])
+    assert_refinement_split_a_component(on_duckdb, on_duckdb["summary"]["cluster_threshold"])
+    assert on_duckdb["model"]["interactions"], "no dependent comparisons scored jointly"
+    for joint_spark, joint_duckdb in zip(on_spark["model"]["interactions"], on_duckdb["model"]["interactions"], strict=True):
+        assert joint_spark["comparisons"] == joint_duckdb["comparisons"]
+        for ratios in ("log_ratio_m", "log_ratio_u"):
+            assert joint_spark[ratios] == pytest.approx(joint_duckdb[ratios], abs=1e-12)
     assert list(on_spark["summary"].pop("seconds")) == ["ingest", "prepare", "block", "compare", "train", "score", "cluster"]
     on_duckdb["summary"].pop("seconds")
     assert on_spark["summary"] == on_duckdb["summary"]
@@ -110,10 +146,14 @@ def test_dedupe_of_a_parquet_file_on_spark_writes_the_duckdb_outputs(spark, tmp_
         for level_spark, level_duckdb in zip(comparison_spark["levels"], comparison_duckdb["levels"]):
             assert level_spark == pytest.approx(level_duckdb, abs=1e-9)
     assert on_spark["model"]["prior"] == pytest.approx(on_duckdb["model"]["prior"], abs=1e-12)
-    evaluations = [
-        runner.invoke(main, ["evaluate", str(tmp_path / engine), "--truth", "entity_id", "--json"]) for engine in ("duckdb", "spark")
-    ]
-    assert evaluations[0].exit_code == 0 and evaluations[0].output == evaluations[1].output
+    # The commands that read a run's outputs read Spark's folders of part files alike.
+    for command in (["evaluate", "--truth", "entity_id", "--json"], ["evaluate", "--json"]):
+        evaluations = [runner.invoke(main, [command[0], str(tmp_path / engine), *command[1:]]) for engine in ("duckdb", "spark")]
+        assert evaluations[0].exit_code == 0, evaluations[0].output
+        assert evaluations[0].output == evaluations[1].output
+    reported = runner.invoke(main, ["report", str(tmp_path / "spark")])
+    assert reported.exit_code == 0, reported.output
+    assert "<html" in (tmp_path / "spark" / "report.html").read_text(encoding="utf-8").lower()
 
 
 def test_link_on_spark_makes_the_duckdb_pairs_weights_and_clusters(spark, tmp_path):
@@ -131,5 +171,5 @@ def test_link_on_spark_makes_the_duckdb_pairs_weights_and_clusters(spark, tmp_pa
     on_spark.write(tmp_path / "out")
     assert pq.read_table(tmp_path / "out" / "pairs.parquet").equals(on_spark.pairs_table())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "clusters.parquet", "model.json", "pairs.parquet", "settings.json", "summary.json"
+        ".linkwise-outputs.json", "clusters.parquet", "model.json", "pairs.parquet", "settings.json", "summary.json"
     ]

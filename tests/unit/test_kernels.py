@@ -75,3 +75,37 @@ def test_one_very_long_value_costs_no_more_than_its_own_length():
     tokens = np.concatenate([[1, 2], np.arange(1500)]).astype(np.int64)
     a, b = np.zeros(20000, np.int64), np.ones(20000, np.int64)
     assert token_jaccard(offsets, tokens, a, b)[0] == 2 / 1500
+
+
+# ------------------------------------------------------------------ long values
+long_text = st.text(alphabet="ab c", max_size=150)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(long_text, long_text | words), min_size=1, max_size=20), st.integers(min_value=0, max_value=6))
+def test_kernels_equal_rapidfuzz_on_values_of_very_different_lengths(pair_list, limit):
+    offsets, codepoints, a, b = _encode(pair_list)
+    np.testing.assert_allclose(
+        jaro_winkler(offsets, codepoints, a, b), [JaroWinkler.normalized_similarity(x, y) for x, y in pair_list], atol=1e-12
+    )
+    np.testing.assert_allclose(
+        jaro(offsets, codepoints, b, a), [Jaro.normalized_similarity(y, x) for x, y in pair_list], atol=1e-12
+    )
+    for kernel, reference in ((levenshtein, Levenshtein), (damerau_levenshtein, OSA)):
+        expected = np.array([min(reference.distance(x, y), limit + 1) for x, y in pair_list])
+        np.testing.assert_array_equal(kernel(offsets, codepoints, a, b, limit), expected)
+
+
+def test_megabyte_values_are_compared_quickly_and_jaro_looks_at_their_first_characters():
+    from linkwise.kernels import JARO_MAX_LENGTH
+
+    long_value = "12 long road, " * 75_000  # about 1 MB
+    values = [long_value, long_value[:-3] + "xyz", "181 n adams ave", "é" + long_value]
+    offsets, codepoints = encode_codepoints(pa.array(values))
+    a, b = np.array([0, 0, 2, 3]), np.array([1, 2, 0, 1])
+    # The edit distance is exact however long the values: only a band of the table is worked out.
+    np.testing.assert_array_equal(levenshtein(offsets, codepoints, a, b, 3), [3, 4, 4, 4])
+    np.testing.assert_array_equal(damerau_levenshtein(offsets, codepoints, a[:1], b[:1], 3), [3])
+    head = [v[:JARO_MAX_LENGTH] for v in values]
+    expected = [JaroWinkler.normalized_similarity(head[i], head[j]) for i, j in zip(a, b)]
+    np.testing.assert_allclose(jaro_winkler(offsets, codepoints, a, b), expected, atol=1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 import linkwise.outputs as outputs
 from linkwise.errors import OutputError
-from linkwise.outputs import OUTPUT_FILES, OutputWriter, atomic_write_text, staged_outputs
+from linkwise.outputs import MANIFEST, OUTPUT_FILES, OutputWriter, atomic_write_text, staged_outputs
 
 TABLE = pa.table({"id": ["a", "b", "c"], "cluster_id": [0, 0, 1]})
 
@@ -72,7 +73,7 @@ def test_a_failure_while_writing_leaves_no_output_files_and_no_staging_folder(tm
     with pytest.raises(Boom):
         write_run(out, label="failed")
     assert fail_on_second_parquet.calls == ["clusters.parquet", "pairs.parquet"]
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # not even the folder it made
 
 
 def test_ctrl_c_while_writing_leaves_no_output_files_and_no_staging_folder(tmp_path):
@@ -82,7 +83,7 @@ def test_ctrl_c_while_writing_leaves_no_output_files_and_no_staging_folder(tmp_p
             writer.parquet("clusters.parquet", TABLE)
             writer.json("model.json", {"half": True})
             raise KeyboardInterrupt
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # not even the folder it made
 
 
 def test_files_appear_only_when_every_file_is_complete(tmp_path):
@@ -92,14 +93,15 @@ def test_files_appear_only_when_every_file_is_complete(tmp_path):
         writer.json("model.json", {"run": 1})
         assert not (out / "clusters.parquet").exists()
         assert not (out / "model.json").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["clusters.parquet", "model.json"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "clusters.parquet", "model.json"]
     assert pq.read_table(out / "clusters.parquet").equals(TABLE)
 
 
 def test_a_successful_run_leaves_its_outputs_and_no_staging_folder(tmp_path):
     out = tmp_path / "out"
     write_run(out, label="ok", csv=True)
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
+    # zero_config.json is written only by runs that chose their settings from the data
+    assert sorted(p.name for p in out.iterdir()) == sorted(set([*OUTPUT_FILES, MANIFEST]) - {"zero_config.json"})
 
 
 def test_an_earlier_runs_outputs_are_left_intact_when_a_later_run_fails(tmp_path, fail_on_second_parquet):
@@ -249,6 +251,36 @@ def test_files_linkwise_did_not_write_are_never_deleted(tmp_path, overwrite):
     assert (out / "data" / "records.csv").read_bytes() == b"id\n1\n"
 
 
+@pytest.mark.parametrize("name", ["pairs.csv", "model.json"])
+def test_a_file_named_like_an_output_that_linkwise_did_not_write_is_never_replaced(tmp_path, name):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_bytes(b"theirs")
+    with pytest.raises(OutputError) as caught:
+        write_run(out, label="second", overwrite=True)
+    message = str(caught.value)
+    assert name in message and "move these files away" in message
+    assert snapshot(out) == {name: b"theirs"}
+    assert staging_folders(out) == []
+
+
+def test_a_file_named_like_an_output_beside_an_earlier_run_is_never_replaced(tmp_path):
+    out = tmp_path / "out"
+    write_run(out, label="first")  # no CSVs
+    (out / "pairs.csv").write_bytes(b"theirs")
+    before = snapshot(out)
+    with pytest.raises(OutputError, match="pairs.csv"):
+        write_run(out, label="second", overwrite=True, csv=True)
+    assert snapshot(out) == before
+
+
+def test_the_manifest_lists_the_files_of_the_run(tmp_path):
+    write_run(tmp_path, label="first", csv=True)
+    manifest = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
+    # zero_config.json is written only by runs that chose their settings from the data
+    assert manifest["files"] == sorted(set(OUTPUT_FILES) - {"zero_config.json"})
+
+
 def test_files_linkwise_did_not_write_survive_a_failed_run(tmp_path, fail_on_second_parquet):
     out = tmp_path / "out"
     out.mkdir()
@@ -293,3 +325,23 @@ def test_atomic_write_text_leaves_no_temporary_file_when_interrupted(tmp_path, m
     with pytest.raises(KeyboardInterrupt):
         atomic_write_text(path, "new")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_report_written_into_a_runs_folder_is_the_runs_own_and_replaced_by_overwrite(tmp_path):
+    from linkwise.outputs import record_output
+
+    out = tmp_path / "out"
+    write_run(out, label="first")
+    (out / "report.html").write_text("<p>first</p>", encoding="utf-8")
+    record_output(out, "report.html")
+    write_run(out, label="second", overwrite=True)
+    assert not (out / "report.html").exists()  # it described the first run
+
+
+def test_a_report_linkwise_did_not_record_is_never_replaced(tmp_path):
+    out = tmp_path / "out"
+    write_run(out, label="first")
+    (out / "report.html").write_text("<p>theirs</p>", encoding="utf-8")
+    with pytest.raises(OutputError, match="report.html"):
+        write_run(out, label="second", overwrite=True)
+    assert (out / "report.html").read_text(encoding="utf-8") == "<p>theirs</p>"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import JaroWinkler
@@ -14,13 +16,15 @@ from rapidfuzz.distance import JaroWinkler
 from linkwise.kernels import encode_codepoints
 
 from linkwise.cluster import cluster_sizes, connected_components
-from linkwise.compare import _SIMILARITY, ComparisonKernel
+from linkwise.compare import _SIMILARITY, ComparisonKernel, compare_pairs
 from linkwise.ingest import load_records
 from linkwise.prepare import prepare
+from linkwise.score import match_weights
 from linkwise.settings import Settings
 from linkwise.standardise import apply_steps, parse_steps
 
 FEW = settings(max_examples=50, deadline=None)
+SETTINGS = Path(__file__).resolve().parents[2] / "linkwise" / "data" / "people_settings.json"
 
 # A small alphabet makes equal values, shared prefixes and shared words common.
 words = st.text(alphabet="abcde", min_size=1, max_size=5)
@@ -282,3 +286,86 @@ def test_cluster_sizes_count_the_records_sharing_each_label(graph):
     labels = _run(n, edges)
     sizes = cluster_sizes(labels) if n else np.array([], dtype=np.int64)
     assert sizes.tolist() == [int((labels == label).sum()) for label in labels]
+
+
+# ------------------------------------------------------------------ symmetry of scores and weights
+@FEW
+@given(st.lists(st.tuples(st.text(max_size=30), st.text(max_size=30)), min_size=1, max_size=20))
+def test_string_similarity_is_symmetric_and_lies_between_zero_and_one(pairs):
+    values = [x for pair in pairs for x in pair]
+    offsets, codepoints = encode_codepoints(pa.array(values))
+    a = np.arange(0, len(values), 2)
+    b = a + 1
+    for kind, metric in _SIMILARITY.items():
+        forward, backward = metric(offsets, codepoints, a, b), metric(offsets, codepoints, b, a)
+        assert forward.tolist() == backward.tolist(), kind
+        assert ((forward >= 0) & (forward <= 1)).all(), kind
+
+
+@FEW
+@given(st.lists(short_text, min_size=2, max_size=10))
+def test_token_jaccard_is_symmetric(values):
+    (kernel,) = kernels_for([[{"type": "jaccard", "threshold": 0.5}]], values)
+    n = len(kernel.prepared.values)
+    assume(n >= 2)
+    a, b = all_ordered_pairs(n)
+    assert kernel._jaccard(a, b).tolist() == kernel._jaccard(b, a).tolist()
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A run on synthetic people: a fitted model, and the kernels of its prepared comparisons."""
+    from linkwise import datasets, dedupe
+
+    result = dedupe(datasets.people(300, seed=17), SETTINGS)
+    return result, [ComparisonKernel(p) for p in result.prepared]
+
+
+record_pairs = st.lists(
+    st.tuples(st.integers(0, 299), st.integers(0, 299)).filter(lambda pair: pair[0] != pair[1]), min_size=1, max_size=50
+)
+
+
+@FEW
+@given(pairs=record_pairs)
+def test_a_pairs_weight_does_not_depend_on_which_record_is_left(fitted, pairs):
+    result, kernels = fitted
+    left = np.array([i for i, _ in pairs], dtype=np.int32)
+    right = np.array([j for _, j in pairs], dtype=np.int32)
+    forward = compare_pairs(kernels, left, right)
+    backward = compare_pairs(kernels, right, left)
+    assert forward.tolist() == backward.tolist()
+    weights = match_weights(result.model, result.prepared, forward, left)
+    swapped = match_weights(result.model, result.prepared, backward, right)
+    assert weights.tolist() == swapped.tolist()
+
+
+def test_every_candidate_pair_scores_the_same_with_its_records_swapped(fitted):
+    result, kernels = fitted
+    levels = compare_pairs(kernels, result.right, result.left)
+    assert levels.tolist() == result.levels.tolist()
+    assert match_weights(result.model, result.prepared, levels, result.right).tolist() == result.match_weight.tolist()
+
+
+# ------------------------------------------------------------------ clusters and unrelated records
+@FEW
+@given(graphs, graphs, st.randoms(use_true_random=False))
+def test_records_joining_with_only_their_own_links_change_no_other_cluster(graph, newcomers, rnd):
+    n, edges = graph
+    m, new_edges = newcomers
+    # Number old and new records together in a random order, as new rows anywhere in the input would be.
+    numbering = list(range(n + m))
+    rnd.shuffle(numbering)
+    old, new = numbering[:n], numbering[n:]
+    together = [(old[a], old[b]) for a, b in edges] + [(new[a], new[b]) for a, b in new_edges]
+    labels = _run(n + m, together)
+    before = _run(n, edges)
+
+    def partition(label_of, records):
+        groups: dict[int, set[int]] = {}
+        for position, record in enumerate(records):
+            groups.setdefault(int(label_of[record]), set()).add(position)
+        return {frozenset(g) for g in groups.values()}
+
+    assert partition(labels, old) == partition(before, range(n))
+    assert not {int(labels[r]) for r in old} & {int(labels[r]) for r in new}

@@ -18,7 +18,7 @@ def test_the_exported_names_are_exactly_these():
         [
             "BlockingError", "BlockingRule", "Comparison", "Evaluation", "FellegiSunterModel", "InputError",
             "Level", "LinkResult", "LinkwiseError", "ModelError", "OutputError", "Settings", "SettingsError",
-            "Standardiser", "analyse_blocking", "comparison", "datasets", "dedupe", "evaluate_output", "link",
+            "Standardiser", "analyse_blocking", "choose_settings", "comparison", "datasets", "dedupe", "evaluate_output", "link",
             "run", "templates", "__version__",
         ]
     )

@@ -100,7 +100,8 @@ def rich_settings() -> Settings:
             "cluster_threshold": 0.95,
             "max_candidate_pairs": 5_000_000,
             "seed": 7,
-            "training": {"u_sample_pairs": 5000, "em_max_iterations": 50, "em_tolerance": 1e-4, "prior": 0.01},
+            "training": {"u_sample_pairs": 5000, "em_max_iterations": 50, "em_tolerance": 1e-4, "prior": 0.01,
+                         "correct_dependence": False, "dependence_min_bits": 0.02},
         }
     )
 
@@ -505,6 +506,8 @@ def test_threshold_outside_zero_to_one_names_the_threshold(key, value):
     ({"prior": 1}, "training.prior"),
     ({"prior": 0}, "training.prior"),
     ({"iterations": 5}, "training"),
+    ({"correct_dependence": "yes"}, "training.correct_dependence"),
+    ({"dependence_min_bits": 0}, "training.dependence_min_bits"),
 ])
 def test_bad_training_option_names_the_option(training, where):
     assert f"'{where}'" in _error(_minimal(training=training))
@@ -656,3 +659,26 @@ def test_check_columns_passes_when_every_column_is_present():
     s.check_columns(["surname", "first_name", "unused"])  # must not raise
     with pytest.raises(SettingsError):
         s.check_columns(["surname"])
+
+
+# ------------------------------------------------------------------ cluster refinement
+def test_cluster_refinement_defaults_to_edge_contraction_at_even_odds():
+    s = Settings.from_dict(_minimal())
+    assert (s.cluster_refinement.method, s.cluster_refinement.threshold) == ("edge_contraction", 0.5)
+
+
+def test_cluster_refinement_can_be_turned_off_and_round_trips():
+    s = Settings.from_dict(_minimal(cluster_refinement="none"))
+    assert s.cluster_refinement.method == "none"
+    assert Settings.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize("refinement, where", [
+    ({"method": "average"}, "cluster_refinement.method"),
+    ({"threshold": 1}, "cluster_refinement.threshold"),
+    ({"threshold": 0}, "cluster_refinement.threshold"),
+    ({"thresold": 0.5}, "cluster_refinement"),
+    (3, "cluster_refinement"),
+])
+def test_bad_cluster_refinement_names_the_setting(refinement, where):
+    assert f"'{where}'" in _error(_minimal(cluster_refinement=refinement))

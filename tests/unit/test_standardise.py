@@ -206,6 +206,23 @@ def test_a_value_cleaned_to_nothing_becomes_null(step, value):
     assert clean([value, "keep 1a@b"], step)[0] is None
 
 
+def test_rarest_words_keep_the_rarest_words_that_another_value_shares():
+    titles = ["efficient query processing", "query processing on streams", "efficient joins on streams",
+              "stream query processing", "qyery"]
+    # 'joins', 'stream' and 'qyery' (a typing error) are held by one value only: never a key.
+    # 'query' and 'processing' are in three values, the other words in two.
+    assert clean(titles, {"rarest_words": 1}) == ["efficient", "on", "efficient", "processing", None]
+    assert clean(titles, {"rarest_words": 2}) == [
+        "efficient processing", "on streams", "efficient on", "processing query", None,
+    ]
+
+
+def test_rarest_words_break_ties_alphabetically_so_keys_do_not_depend_on_row_order():
+    forward = clean(["b a", "a b", "c a b"], {"rarest_words": 1})
+    backward = clean(["c a b", "a b", "b a"], {"rarest_words": 1})
+    assert forward == backward[::-1]
+
+
 def test_standardisers_apply_in_the_order_given():
     assert clean(["Abcdef"], "lower", {"first_n": 2}) == ["ab"]
     assert clean(["  Abcdef"], {"first_n": 3}, "trim") == ["A"]
@@ -294,3 +311,14 @@ def test_text_beyond_printable_ascii_takes_the_general_path():
     array = pa.array(["  Zoë\tO'Brien ", "a\x0bb", None])
     assert _std._trim(array, None).to_pylist() == _std._trim_general(array, None).to_pylist()
     assert _std._fold_accents(array, None).to_pylist()[0] == "  Zoe\tO'Brien "
+
+
+def test_encoding_text_in_dictionary_form_keeps_only_the_values_in_use_and_nulls_missing():
+    from linkwise.standardise import encode_column
+
+    first = pa.DictionaryArray.from_arrays(pa.array([0, None, 2, 0], pa.int32()), pa.array(["ann", "unused", "bob"]))
+    second = pa.DictionaryArray.from_arrays(pa.array([1, 0], pa.int32()), pa.array([None, "cy"]))
+    codes, values = encode_column(pa.chunked_array([first, second]))
+    decoded = [None if c < 0 else values[int(c)].as_py() for c in codes]
+    assert decoded == ["ann", None, "bob", "ann", "cy", None]
+    assert sorted(values.to_pylist()) == ["ann", "bob", "cy"]
