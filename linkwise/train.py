@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .blocking import rule_holds
 from . import kernels
 from .compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
 from .dependence import correct_non_match_dependences
