@@ -223,6 +223,8 @@ def run(
 
     if _is_spark(engine) and (labels is not None or label_column is not None):
         raise SettingsError("labelled pairs (--labels, --label-column) are not yet used by the Spark engine; run with --engine duckdb")
+    if _is_spark(engine) and settings.one_to_one and settings.link_type == "link":
+        raise SettingsError("setting 'one_to_one': not yet available on the Spark engine; run with --engine duckdb")
     with _engine_for(engine, engine_options) as eng, Reporter(show=progress) as reporter:
         if hasattr(eng, "run_pipeline"):
             # An engine that keeps the data where it lives (Spark) runs the same stages there.

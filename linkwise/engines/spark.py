@@ -12,12 +12,14 @@ give the same candidate pairs, the same weights and the same clusters:
 - block: each rule is an equi-join on its standardised keys; a pair is made by
   the first rule that holds for it;
 - compare: the comparison kernels run on batches of pairs;
-- train: only agreement-pattern counts (per rule) and value-frequency sums
-  reach the driver, where EM runs as for DuckDB; the u sample is the same
+- train: only agreement-pattern counts (per rule mask) and value-frequency sums
+  reach the driver, where EM and the dependence correction run as for DuckDB; the u sample is the same
   seeded sample of record numbers;
 - score: weights summed on batches of pairs as :mod:`linkwise.score` sums them;
 - cluster: connected components by alternating large-star and small-star
-  joins (:mod:`linkwise.engines.spark_frames`);
+  joins (:mod:`linkwise.engines.spark_frames`), then refinement and each
+  cluster's confidence by the one-machine code, on whole components in the
+  tasks (:mod:`linkwise.engines.spark_clusters`);
 - outputs: ``pairs.parquet`` and ``clusters.parquet`` written by Spark.
 
 >>> from linkwise.engines.spark import SparkEngine  # doctest: +SKIP

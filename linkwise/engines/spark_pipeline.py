@@ -14,7 +14,7 @@ import numpy as np
 
 from ..batches import PreparePlan, ScorePlan
 from ..blocking import RuleReport, check_budget, check_union_budget
-from ..errors import BlockingError, SettingsError
+from ..errors import BlockingError
 from ..estimate import blocking_recall
 from ..estimate import rule_keys as recall_keys
 from ..pipeline import pairs_allowed
@@ -82,10 +82,6 @@ def _estimate_u(engine: Any, records: SparkRecords, plan: PreparePlan, settings:
 
 
 def run(engine: Any, inputs: Any, settings: Settings, *, reporter: Any, model_source: tuple, encoding: str | None) -> SparkLinkResult:
-    if settings.one_to_one and settings.link_type == "link":
-        raise SettingsError(
-            "setting 'one_to_one': not yet available on the Spark engine; run it with --engine duckdb"
-        )
     spark = engine.session
     model_doc, model_where = model_source
     plan = PreparePlan.of(settings)
