@@ -12,17 +12,21 @@ matches among any set of pairs is the sum of their probabilities:
   all: those among the candidate pairs plus those blocking never made. The
   latter come from :func:`blocking_recall`.
 
-The probabilities used are each pair's *pattern posterior*: the model's
-probability for its agreement pattern, before term-frequency adjustments. EM
-fits these to the counts of the patterns, so over many pairs they add up to
-the number of matches; the adjusted probabilities separate pairs better but
-are less well calibrated in aggregate. How far the two disagree is taken as
-the uncertainty of calibration.
+Two readings of each pair's probability are used: the probability it was
+scored with (term-frequency adjustments included: agreeing on 'John Smith'
+says less than on a rare name, which matters most for the namesakes and
+household members whose probabilities are neither near 0 nor near 1), and
+its *pattern posterior*: the model's probability for its agreement pattern
+alone, which EM fits to the counts of the patterns. Neither is known to be
+the better calibrated (on ``people.py`` data the first counts the matches a
+run misses better, the second the precision of a run whose model takes
+household members for matches), so each figure is their midpoint and its
+range covers both: the uncertainty of calibration.
 
 Every figure is an :class:`Estimate` with an interval. The interval is not a
 sampling interval (with a million pairs that would be tiny) but the range
-over the assumptions the estimate rests on: calibration (pattern posterior
-or adjusted probability) and the blocking recall's bracket.
+over the assumptions the estimate rests on: calibration (adjusted
+probability or pattern posterior) and the blocking recall's bracket.
 
 >>> est = estimate_accuracy(clusters=np.array([0, 0, 1]), left=np.array([0, 1]), right=np.array([1, 2]),
 ...                         pair_probability=np.array([0.9, 0.2]), match_probability=np.array([0.9, 0.2]),
@@ -44,6 +48,13 @@ import numpy as np
 MAX_KEYS = 14
 """Distinct blocking keys up to which the blocking recall is estimated (2**keys agreement states)."""
 
+ASSOCIATION_SD = 1.0
+"""Prior standard deviation of the log odds ratio between two keys' agreement among matches.
+
+It decides only what the counts cannot: an association between two keys that
+no rule lets vary apart stays near independence.
+"""
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -62,23 +73,44 @@ class Estimate:
 
 
 # ------------------------------------------------------------------ blocking recall
+def distinct_keys(rules: Sequence[Sequence[tuple[str, tuple]]]) -> list[tuple[str, tuple]]:
+    """The distinct keys of the rules, in the order whose bits :func:`blocking_recall` reads."""
+    return sorted({key for rule in rules for key in rule}, key=repr)
+
+
 @dataclass(frozen=True)
 class _KeyModel:
-    """The combinations of blocking keys agreeing, and which rules hold for each.
+    """The combinations of blocking keys agreeing that can occur, and the features of a log-linear model of them.
 
-    ``free`` flags, per state and key, that the key agrees of its own accord;
-    a key agrees without a say when a key implying it agrees (the same column,
-    standardised less). ``agreeing`` counts the keys that agree in all.
+    ``codes`` holds each state as a bit mask of the keys agreeing;
+    ``captured`` flags the states in which some rule holds. Features: each
+    key agreeing of its own accord (a key agrees without a say when a key
+    implying it agrees: the same column, standardised less), and each two
+    keys of different columns agreeing together (their association).
     """
 
-    rule_mask: np.ndarray  # (n_states,) bit r set when rule r holds
-    free: np.ndarray  # (n_states, n_keys) float 0/1
-    agreeing: np.ndarray  # (n_states,) keys agreeing
+    codes: np.ndarray  # (n_states,) int64
+    captured: np.ndarray  # (n_states,) bool
+    features: np.ndarray  # (n_states, n_features) float
+    penalty: np.ndarray  # (n_features,) prior precision of each coefficient
+    n_keys: int
+
+    def common(self) -> _KeyModel:
+        """The model with one association common to every two agreeing keys instead of one per two keys."""
+        free = self.features[:, : self.n_keys]
+        agreeing = self.codes_agreeing()
+        features = np.hstack([free, (agreeing * (agreeing - 1) / 2)[:, None]])
+        return _KeyModel(self.codes, self.captured, features, np.zeros(features.shape[1]), self.n_keys)
+
+    def codes_agreeing(self) -> np.ndarray:
+        """Keys agreeing in each state."""
+        bits = (self.codes[:, None] >> np.arange(self.n_keys, dtype=np.int64)) & 1
+        return bits.sum(axis=1).astype(float)
 
 
 def _key_model(rules: Sequence[Sequence[tuple[str, tuple]]]) -> _KeyModel | None:
-    keys = sorted({key for rule in rules for key in rule}, key=repr)
-    if len(keys) > MAX_KEYS or len(rules) > 62:
+    keys = distinct_keys(rules)
+    if len(keys) > MAX_KEYS:
         return None
     index = {key: k for k, key in enumerate(keys)}
     # A key on a column standardised further than another key on it agrees whenever that one does.
@@ -95,67 +127,64 @@ def _key_model(rules: Sequence[Sequence[tuple[str, tuple]]]) -> _KeyModel | None
             allowed &= ~((states[:, a] == 1) & (states[:, b] == 0))
             implied[:, b] |= states[:, a] == 1
     states, implied = states[allowed], implied[allowed]
-    rule_mask = np.zeros(len(states), dtype=np.int64)
-    for r, rule in enumerate(rules):
-        holds = states[:, [index[key] for key in rule]].all(axis=1)
-        rule_mask |= holds.astype(np.int64) << r
-    return _KeyModel(rule_mask, (~implied & (states == 1)).astype(float), states.sum(axis=1).astype(float))
+    codes = states.astype(np.int64) @ (np.int64(1) << np.arange(len(keys), dtype=np.int64))
+    captured = np.zeros(len(states), dtype=bool)
+    for rule in rules:
+        captured |= states[:, [index[key] for key in rule]].all(axis=1)
+    together = [(a, b) for a, b in itertools.combinations(range(len(keys)), 2) if keys[a][0] != keys[b][0]]
+    free = (~implied & (states == 1)).astype(float)
+    both = np.stack([states[:, a] * states[:, b] for a, b in together], axis=1).astype(float) if together else np.zeros((len(states), 0))
+    penalty = np.r_[np.zeros(len(keys)), np.full(len(together), 1.0 / ASSOCIATION_SD**2)]
+    return _KeyModel(codes, captured, np.hstack([free, both]), penalty, len(keys))
 
 
-def _missed_share(
-    model: _KeyModel, observed: np.ndarray, observed_masks: np.ndarray, *, association: bool, iterations: int = 200
-) -> tuple[float, float]:
-    """P(no rule holds | match), and its standard error, under a log-linear model of key agreement.
+def _state_counts(model: _KeyModel, key_masks: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted count of pairs in each state (masks that cannot occur, e.g. a looser key missing, are dropped)."""
+    masks = np.asarray(key_masks).astype(np.int64)
+    if model.n_keys <= 20:
+        by_mask = np.bincount(masks, weights=weights, minlength=1 << model.n_keys)
+        return by_mask[model.codes]
+    distinct, inverse = np.unique(masks, return_inverse=True)
+    sums = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(distinct))
+    position = np.searchsorted(distinct, model.codes)
+    found = (position < len(distinct)) & (distinct[np.minimum(position, len(distinct) - 1)] == model.codes)
+    return np.where(found, sums[np.minimum(position, len(distinct) - 1)], 0.0)
 
-    Each key agrees at its own rate (log-linear main effects); with
-    ``association``, every two agreeing keys add one common term: the
-    homogeneous association with which capture–recapture allows for
-    heterogeneity (a dirty record fails several keys at once). Fitted by
-    Newton's method to the counts of matches by the rules that hold; the
-    matches no rule made are those of the states that no rule observes.
+
+def _missed_share(model: _KeyModel, counts: np.ndarray, iterations: int = 100) -> tuple[float, float]:
+    """P(no rule holds | match) and its standard error, from the matches in the captured states.
+
+    A log-linear model of the keys' agreement among matches, fitted by
+    penalised maximum likelihood (Newton's method) to the counts of the
+    states some rule holds in (a multinomial over them), gives the weight of
+    the states no rule holds in: the capture–recapture estimate with keys as
+    lists and their pairwise associations as covariates.
     """
-    features = model.free
-    if association:
-        features = np.hstack([features, (model.agreeing * (model.agreeing - 1) / 2)[:, None]])
-    position = {int(m): i for i, m in enumerate(observed_masks)}
-    cell = np.array([position.get(int(m), -1) for m in model.rule_mask], dtype=np.int64)
-    missing = model.rule_mask == 0
-    counts = np.asarray(observed, float)
-    members = [np.flatnonzero(cell == c) for c in range(len(counts))]
-    seen = np.flatnonzero(~missing)
-
-    def moments(beta: np.ndarray, states: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """log Σ exp(Fβ), and the mean and covariance of F, over some states."""
-        eta = features[states] @ beta
-        top = float(eta.max())
-        w = np.exp(eta - top)
-        total = float(w.sum())
-        mean = (w @ features[states]) / total
-        centred = features[states] - mean
-        return top + math.log(total), mean, (centred * w[:, None]).T @ centred / total
+    seen = np.flatnonzero(model.captured)
+    missing = np.flatnonzero(~model.captured)
+    x, n = model.features[seen], counts[seen]
+    total = float(n.sum())
 
     def fit(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """Log-likelihood of the counts (a multinomial over the observed cells), its gradient and Hessian."""
-        log_seen, mean_seen, cov_seen = moments(beta, seen)
-        value, gradient, hessian = 0.0, np.zeros(len(beta)), np.zeros((len(beta), len(beta)))
-        for c in range(len(counts)):
-            if counts[c] <= 0 or not len(members[c]):
-                continue
-            log_cell, mean_cell, cov_cell = moments(beta, members[c])
-            value += counts[c] * (log_cell - log_seen)
-            gradient += counts[c] * (mean_cell - mean_seen)
-            hessian += counts[c] * (cov_cell - cov_seen)
+        eta = x @ beta
+        top = float(eta.max())
+        w = np.exp(eta - top)
+        z = float(w.sum())
+        mean = (w @ x) / z
+        centred = x - mean
+        value = float(n @ eta) - total * (top + math.log(z)) - 0.5 * float(model.penalty @ beta**2)
+        gradient = n @ x - total * mean - model.penalty * beta
+        hessian = -total * (centred * w[:, None]).T @ centred / z - np.diag(model.penalty)
         return value, gradient, hessian
 
-    beta = np.zeros(features.shape[1])
+    beta = np.zeros(x.shape[1])
     value, gradient, hessian = fit(beta)
+    ridge = 1e-9 * max(total, 1.0) * np.eye(len(beta))
     for _ in range(iterations):
         try:
-            step = np.linalg.solve(hessian - 1e-9 * np.eye(len(beta)), -gradient)
+            step = np.linalg.solve(hessian - ridge, -gradient)
         except np.linalg.LinAlgError:
-            step = gradient
-        if step @ gradient <= 0:  # where the surface is not concave, climb the gradient
-            step = gradient / max(float(counts.sum()), 1.0)
+            step = gradient / max(total, 1.0)
         scale = 1.0
         while True:
             trial = np.clip(beta + scale * step, -30.0, 30.0)
@@ -169,61 +198,94 @@ def _missed_share(
         beta, value, gradient, hessian = trial, trial_value, trial_gradient, trial_hessian
         if gain < 1e-10 * max(abs(value), 1.0):
             break
-    log_all, mean_all, _ = moments(beta, np.arange(len(model.rule_mask)))
-    log_missing, mean_missing, _ = moments(beta, np.flatnonzero(missing))
-    share = math.exp(log_missing - log_all)
-    # Delta method: the share's gradient against the information of the counts.
+    eta = model.features @ beta
+    w = np.exp(eta - eta.max())
+    share = float(w[missing].sum() / w.sum()) if len(missing) else 0.0
+    # Delta method: the share's gradient against the (penalised) information of the counts.
+    mean_all = (w @ model.features) / w.sum()
+    mean_missing = (w[missing] @ model.features[missing]) / w[missing].sum() if share > 0 else mean_all
     derivative = share * (mean_missing - mean_all)
     try:
-        variance = float(derivative @ np.linalg.solve(-hessian, derivative))
+        variance = float(derivative @ np.linalg.solve(-(hessian - ridge), derivative))
     except np.linalg.LinAlgError:
         variance = 0.0
     return share, math.sqrt(max(variance, 0.0))
 
 
 def blocking_recall(
-    masks: np.ndarray, match_probability: np.ndarray, rules: Sequence[Sequence[tuple[str, tuple]]]
+    key_masks: np.ndarray,
+    match_probability: np.ndarray,
+    rules: Sequence[Sequence[tuple[str, tuple]]],
+    *,
+    threshold: float = 0.5,
+    sure: float = 0.9,
+    weights: np.ndarray | None = None,
 ) -> Estimate | None:
     """Share of the matching pairs that the blocking rules make, from the matches they make.
 
-    ``masks`` holds, per candidate pair, bit ``r`` when rule ``r`` holds;
-    ``match_probability`` each pair's probability of being a match; ``rules``
-    each rule's keys as ``(column, standardisers)``. A match escapes blocking
-    when every rule fails, i.e. when a key of each disagrees. Which rules hold
-    for the matches that are made tells how often each key agrees among
-    matches, and so how often all rules fail (capture–recapture with rules as
-    lists). Assuming keys agree independently overstates the recall when
-    record quality varies, since a dirty record fails several keys at once;
-    a common association between agreeing keys (a log-linear model of
-    heterogeneity) allows for that and gives the estimate. The interval spans
-    both models, widened by two standard errors. None when there are too many
-    distinct keys.
+    ``key_masks`` holds, per candidate pair, bit ``k`` when key ``k`` of
+    :func:`distinct_keys` agrees (equal and present); ``match_probability``
+    each pair's probability of being a match; ``rules`` each rule's keys as
+    ``(column, standardisers)``; ``weights`` the pairs each row stands for
+    (default one). A match escapes blocking when every rule fails, i.e. when
+    a key of each disagrees. Which keys agree among the matches that are made
+    tells how often each key agrees among matches, and how often two agree
+    together: a dirty record fails several keys at once, a person who moved
+    changes address, postal code and phone together. A log-linear model of
+    the keys' agreement with every two keys' association, fitted to the
+    states some rule observes, gives the weight of the states none does
+    (capture–recapture with keys as lists). Associations that no rule lets
+    the counts measure stay near independence (:data:`ASSOCIATION_SD`).
+
+    Which pairs stand for the matches is the main uncertainty. The estimate
+    counts the pairs at or above ``threshold``, each by its probability (the
+    matches the run finds). Counting every pair by its probability also
+    counts the non-matches that agree on one rule's keys only (namesakes,
+    household members) as matches captured once: it understates the recall.
+    Counting only the pairs at or above ``sure`` leaves out the matches with
+    the fewest keys agreeing: it overstates it. Records of mixed quality can
+    fail more keys at once than two keys' associations say; one association
+    common to every two agreeing keys (capture–recapture's homogeneous model
+    of heterogeneity) allows for more of that. The interval spans the four,
+    widened by two standard errors. None when there are more than
+    :data:`MAX_KEYS` distinct keys.
     """
     model = _key_model(rules)
-    if model is None or not len(masks):
+    if model is None or not len(key_masks):
         return None
-    masks = np.asarray(masks)
-    weights = np.asarray(match_probability, float)
-    if len(rules) <= 20:  # masks index a small table directly: no sort
-        observed = np.bincount(masks, weights=weights, minlength=1 << len(rules))
-        observed_masks = np.flatnonzero(observed > 0)
-        observed = observed[observed_masks]
-    else:
-        observed_masks, inverse = np.unique(masks.astype(np.int64), return_inverse=True)
-        observed = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(observed_masks))
-    keep = observed_masks != 0
-    observed_masks, observed = observed_masks[keep], observed[keep]
-    if observed.sum() <= 0:
+    probability = np.asarray(match_probability, float)
+    rows = np.ones(len(probability)) if weights is None else np.asarray(weights, float)
+    readings = []
+    found = probability * (probability >= threshold)
+    for reading, counted in ((model, found), (model, probability), (model, (probability >= sure).astype(float)), (model.common(), found)):
+        counts = _state_counts(reading, key_masks, counted * rows)
+        if counts[reading.captured].sum() <= 0:
+            if not readings:
+                return None
+            continue
+        share, error = _missed_share(reading, counts)
+        readings.append((1.0 - share, error))
+    if not readings:
         return None
-    independent, _ = _missed_share(model, observed, observed_masks, association=False)
-    associated, error = _missed_share(model, observed, observed_masks, association=True)
-    recalls = (1.0 - independent, 1.0 - associated)
-    return Estimate(recalls[1], max(min(recalls) - 2 * error, 0.0), min(max(recalls) + 2 * error, 1.0))
+    value = readings[0][0]
+    low = min(r - 2 * e for r, e in readings)
+    high = max(r + 2 * e for r, e in readings)
+    return Estimate(value, max(min(low, value), 0.0), min(max(high, value), 1.0))
 
 
 def rule_keys(settings: Any) -> list[list[tuple[str, tuple]]]:
     """Each blocking rule's keys as (column, standardisers), as :func:`blocking_recall` takes them."""
     return [[(key.column, tuple(key.standardise)) for key in rule.keys] for rule in settings.blocking_rules]
+
+
+def blocking_keys(settings: Any) -> list[Any]:
+    """The distinct keys of the settings' rules (:class:`~linkwise.settings.BlockingKey`), in bit order.
+
+    Empty when there are more than :data:`MAX_KEYS`: the blocking recall is then not estimated.
+    """
+    by_name = {(key.column, tuple(key.standardise)): key for rule in settings.blocking_rules for key in rule.keys}
+    order = distinct_keys(rule_keys(settings))
+    return [by_name[key] for key in order] if len(order) <= MAX_KEYS else []
 
 
 # ------------------------------------------------------------------ precision and recall
@@ -274,6 +336,7 @@ def estimate_accuracy(
     blocking: Estimate | None = None,
     sources: np.ndarray | None = None,
     link_type: str = "dedupe",
+    other_probability: np.ndarray | None = None,
 ) -> AccuracyEstimate:
     """Estimated precision and recall of the pairs at ``threshold`` and of the clusters, with intervals.
 
@@ -287,8 +350,14 @@ def estimate_accuracy(
         The probability each pair was scored with: pairs at or above
         ``threshold`` are the predicted matches.
     match_probability : float array (m,)
-        The calibrated probability used for expectations: each pair's pattern
-        posterior (:meth:`FellegiSunterModel.posterior` of its levels).
+        The probability used for expectations: in a run, the probability each
+        pair was scored with (``pair_probability`` again).
+    other_probability : float array (m,), optional
+        Another reading of the same pairs (in a run, each pair's pattern
+        posterior, :meth:`FellegiSunterModel.posterior` of its levels). With
+        it, each figure is the midpoint of the two readings and its range
+        covers both; without it, ``match_probability`` is the reading and
+        ``pair_probability`` the other end of the range.
     blocking : Estimate, optional
         Share of matching pairs that blocking made (:func:`blocking_recall`);
         without it, recall counts only the matches among the scored pairs.
@@ -329,9 +398,15 @@ def estimate_accuracy(
         out["cluster_f1"] = _f1(out["cluster_precision"], out["cluster_recall"])
         return out
 
-    central = metrics(match_probability, shares[0])
-    # Calibration: the adjusted probabilities read the same pairs differently; the gap is the uncertainty.
-    adjusted = metrics(pair_probability, shares[0])
+    if other_probability is None:
+        central = metrics(match_probability, shares[0])
+        # Calibration: the probabilities the pairs were scored with read them differently; the gap is the uncertainty.
+        adjusted = metrics(pair_probability, shares[0])
+    else:
+        # Two readings, neither known to be the better: their midpoint, with a range that covers both.
+        other = np.asarray(other_probability, dtype=float)
+        central = metrics((match_probability + other) / 2, shares[0])
+        adjusted = metrics(other, shares[0])
     # Blocking recall changes only the number of matches in all: scale, do not recount.
     by_blocking = []
     for share in shares[1:]:

@@ -30,11 +30,11 @@ from .cluster import connected_components, refine_clusters
 from .compare import ComparisonKernel, compare_pairs
 from .engines.base import get_engine
 from .errors import BlockingError, SettingsError
-from .estimate import blocking_recall, rule_keys
+from .estimate import blocking_keys, blocking_recall, rule_keys
 from .ingest import Records, load_records
 from .labels import LabelOptions, choose_thresholds, label_evidence
 from .memory import reclaim
-from .model import read_model_document
+from .model import probability, read_model_document
 from .prepare import prepare
 from .progress import Reporter
 from .result import LinkResult
@@ -251,8 +251,11 @@ def _run(
         raise SettingsError("give labelled pairs or a label column, not both")
     with _stage(reporter, "ingest"):
         records = load_records(inputs, settings, engine=engine, encoding=encoding)
+    # Each key of the rules alone too: which keys agree tells how many matches no rule made.
+    counted_keys = blocking_keys(settings)
     with _stage(reporter, "prepare"):
-        prepared, keys = prepare(records, settings, threads=threads)
+        prepared, keys = prepare(records, settings, threads=threads, extra_keys=counted_keys)
+        keys, single_keys = keys[: len(settings.blocking_rules)], keys[len(settings.blocking_rules) :]
     with _stage(reporter, "block"):
         table = keys_table(keys, records.source_codes)
         reports = _blocking_reports(engine, table, records, keys, settings, marginal=False)
@@ -269,13 +272,16 @@ def _run(
     with _stage(reporter, "compare", total=len(left)):
         levels = np.empty((len(left), len(prepared)), dtype=np.uint8)
         masks = np.empty(len(left), dtype=mask_dtype(len(settings.blocking_rules)))
+        key_masks = np.empty(len(left) if counted_keys else 0, dtype=mask_dtype(max(len(counted_keys), 1)))
         for start in range(0, len(left), COMPARE_BATCH):
             batch = slice(start, start + COMPARE_BATCH)
             levels[batch] = compare_pairs(kernels, left[batch], right[batch], threads=threads)
             masks[batch] = rule_masks(keys, left[batch], right[batch])
+            if counted_keys:
+                key_masks[batch] = rule_masks(single_keys, left[batch], right[batch])
             reporter.advance(len(left[batch]))
             reclaim()
-        del keys
+        del keys, single_keys
     evidence = None
     if label_options is not None and label_options.given:
         evidence = label_evidence(label_options, records, engine, kernels, left, right, levels)
@@ -295,8 +301,6 @@ def _run(
         else:
             model = loaded_model(model_doc, settings, model_where, total_pairs=all_pairs, n_candidates=len(left))
             training = {"loaded_model": True}
-        # Which rules made the likely matches tells how many matches no rule made.
-        blocking = blocking_recall(by_mask.masks, by_mask.by_mask(model.posterior(patterns.patterns)), rule_keys(settings))
         del by_mask
     with _stage(reporter, "score"):
         weights = match_weights(model, prepared, levels, left, patterns=(patterns.patterns, patterns.inverse))
@@ -308,6 +312,12 @@ def _run(
     if evidence is not None:
         settings, training["labels"] = choose_thresholds(settings, label_options, evidence, records.n, left, right, weights)
     with _stage(reporter, "cluster"):
+        # Which keys agree among the likely matches tells how many matches no rule made.
+        blocking = blocking_recall(
+            key_masks, probability(weights), rule_keys(settings),
+            threshold=settings.match_threshold, sure=settings.cluster_threshold,
+        ) if counted_keys else None
+        del key_masks
         linked = pairs_at_or_above(weights, settings.cluster_threshold)
         clusters = connected_components(records.n, left[linked], right[linked])
         del linked

@@ -8,6 +8,7 @@ and compute each similarity once per distinct pair of values.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from .ingest import Records
-from .settings import Comparison, Settings, Standardiser
+from .settings import BlockingKey, BlockingRule, Comparison, Settings, Standardiser
 from .standardise import encode_column, redundant, restandardise
 
 
@@ -190,24 +191,28 @@ def prepared_from_encoded(
     return prepared
 
 
-def prepare(records: Records, settings: Settings, *, threads: int | None = None) -> tuple[list[PreparedComparison], np.ndarray]:
+def prepare(
+    records: Records, settings: Settings, *, threads: int | None = None, extra_keys: Sequence[BlockingKey] = ()
+) -> tuple[list[PreparedComparison], np.ndarray]:
     """Encode every comparison and every blocking rule's key.
 
     Returns the prepared comparisons and an int64 array of shape
     (rules, records): the block key of each record under each rule, -1 when a
-    key field is missing.
+    key field is missing. With ``extra_keys``, one more row follows for each
+    of them (a single key's code per record), as a rule of that key alone.
     """
     standardised = _Standardised(records, settings)
     # Standardise every needed column in parallel threads (Arrow compute releases
     # the GIL); the stages below then find them in the memo.
     wanted = {(col, comp.standardise) for comp in settings.comparisons for col in comp.columns}
-    wanted |= {(k.column, k.standardise) for rule in settings.blocking_rules for k in rule.keys}
+    rules = [*settings.blocking_rules, *(BlockingRule((key,)) for key in extra_keys)]
+    wanted |= {(k.column, k.standardise) for rule in rules for k in rule.keys}
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
         list(pool.map(standardised._base, sorted({col for col, _ in wanted})))
         list(pool.map(lambda item: standardised.get(*item), sorted(wanted, key=lambda item: (item[0], str(item[1])))))
     comparisons = [prepare_comparison(c, standardised) for c in settings.comparisons]
-    keys = np.empty((len(settings.blocking_rules), records.n), dtype=np.int64)
-    for r, rule in enumerate(settings.blocking_rules):
+    keys = np.empty((len(rules), records.n), dtype=np.int64)
+    for r, rule in enumerate(rules):
         encoded = [standardised.get(k.column, k.standardise) for k in rule.keys]
         keys[r] = _block_key(np.stack([codes for codes, _ in encoded], axis=1), [len(v) for _, v in encoded])
     return comparisons, keys

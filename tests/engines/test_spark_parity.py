@@ -107,7 +107,14 @@ def assert_same_run(on_spark, on_duckdb) -> None:
         np.testing.assert_allclose(joint_spark.log_ratio_u, joint_duckdb.log_ratio_u, rtol=0, atol=1e-12)
     summary_spark, summary_duckdb = on_spark.summary(), on_duckdb.summary()
     summary_spark.pop("seconds"), summary_duckdb.pop("seconds")
-    assert summary_spark == summary_duckdb
+    assert_same_summary(summary_spark, summary_duckdb)
+
+
+def assert_same_summary(on_spark: dict, on_duckdb: dict) -> None:
+    """The same summary, except that Spark does not estimate the blocking recall yet (docs/scale.md)."""
+    assert on_spark.pop("estimated_blocking_recall") is None
+    on_duckdb.pop("estimated_blocking_recall")
+    assert on_spark == on_duckdb
 
 
 def _read_outputs(folder: Path) -> dict:
@@ -141,16 +148,22 @@ def test_dedupe_of_a_parquet_file_on_spark_writes_the_duckdb_outputs(spark, tmp_
             assert joint_spark[ratios] == pytest.approx(joint_duckdb[ratios], abs=1e-12)
     assert list(on_spark["summary"].pop("seconds")) == ["ingest", "prepare", "block", "compare", "train", "score", "cluster"]
     on_duckdb["summary"].pop("seconds")
-    assert on_spark["summary"] == on_duckdb["summary"]
+    assert_same_summary(on_spark["summary"], on_duckdb["summary"])
     for comparison_spark, comparison_duckdb in zip(on_spark["model"]["comparisons"], on_duckdb["model"]["comparisons"]):
         for level_spark, level_duckdb in zip(comparison_spark["levels"], comparison_duckdb["levels"]):
             assert level_spark == pytest.approx(level_duckdb, abs=1e-9)
     assert on_spark["model"]["prior"] == pytest.approx(on_duckdb["model"]["prior"], abs=1e-12)
     # The commands that read a run's outputs read Spark's folders of part files alike.
-    for command in (["evaluate", "--truth", "entity_id", "--json"], ["evaluate", "--json"]):
-        evaluations = [runner.invoke(main, [command[0], str(tmp_path / engine), *command[1:]]) for engine in ("duckdb", "spark")]
-        assert evaluations[0].exit_code == 0, evaluations[0].output
-        assert evaluations[0].output == evaluations[1].output
+    evaluations = [runner.invoke(main, ["evaluate", str(tmp_path / engine), "--truth", "entity_id", "--json"]) for engine in ("duckdb", "spark")]
+    assert evaluations[0].exit_code == 0, evaluations[0].output
+    assert evaluations[0].output == evaluations[1].output
+    # Without truth: the same estimates of precision; recall has no blocking part on Spark yet.
+    estimates = [runner.invoke(main, ["evaluate", str(tmp_path / engine), "--json"]) for engine in ("duckdb", "spark")]
+    assert all(done.exit_code == 0 for done in estimates), estimates[1].output
+    on_duckdb_estimate, on_spark_estimate = (json.loads(done.output)["estimated"] for done in estimates)
+    assert on_spark_estimate["blocking_recall"] is None and on_duckdb_estimate["blocking_recall"] is not None
+    for part in ("scored_pairs", "cluster_pairs"):
+        assert on_spark_estimate[part]["precision"] == on_duckdb_estimate[part]["precision"]
     reported = runner.invoke(main, ["report", str(tmp_path / "spark")])
     assert reported.exit_code == 0, reported.output
     assert "<html" in (tmp_path / "spark" / "report.html").read_text(encoding="utf-8").lower()

@@ -75,6 +75,17 @@ def test_blocking_rules_find_nearly_all_true_pairs_with_few_candidates(result):
     assert len(result.left) < 50 * result.records.n
 
 
+def test_without_settings_the_label_free_recall_counts_the_pairs_blocking_missed(result):
+    estimated = result.estimate_accuracy()
+    measured = result.evaluate("entity_id")
+    blocking = estimated.blocking_recall
+    assert blocking is not None  # however many rules and keys zero configuration chose
+    assert blocking.low <= measured.blocking_recall <= blocking.high
+    assert blocking.value == pytest.approx(measured.blocking_recall, abs=0.01)
+    for group in ("scored_pairs", "cluster_pairs"):
+        assert getattr(estimated, group)["recall"].value == pytest.approx(getattr(measured, group).recall, abs=0.03)
+
+
 def test_each_chosen_rule_reports_its_pairs_what_it_adds_and_its_recall_gain(chosen):
     report = chosen.blocking.to_dict()
     assert report["estimated_recall"] >= 0.95
