@@ -250,15 +250,39 @@ def blocking_recall(
     widened by two standard errors. None when there are more than
     :data:`MAX_KEYS` distinct keys.
     """
+    probability = np.asarray(match_probability, float)
+    rows = np.ones(len(probability)) if weights is None else np.asarray(weights, float)
+    return blocking_recall_from_sums(
+        key_masks,
+        rules,
+        found=probability * (probability >= threshold) * rows,
+        every=probability * rows,
+        sure=(probability >= sure) * rows,
+    )
+
+
+def blocking_recall_from_sums(
+    key_masks: np.ndarray,
+    rules: Sequence[Sequence[tuple[str, tuple]]],
+    *,
+    found: np.ndarray,
+    every: np.ndarray,
+    sure: np.ndarray,
+) -> Estimate | None:
+    """:func:`blocking_recall` from sums per row of ``key_masks`` (rows may repeat a mask).
+
+    ``found`` sums the probabilities of the pairs at or above the match
+    threshold, ``every`` the probabilities of all pairs, ``sure`` counts the
+    pairs at or above the cluster threshold. An engine that keeps its pairs
+    elsewhere (Spark) sends these sums per distinct mask.
+    """
     model = _key_model(rules)
     if model is None or not len(key_masks):
         return None
-    probability = np.asarray(match_probability, float)
-    rows = np.ones(len(probability)) if weights is None else np.asarray(weights, float)
     readings = []
-    found = probability * (probability >= threshold)
-    for reading, counted in ((model, found), (model, probability), (model, (probability >= sure).astype(float)), (model.common(), found)):
-        counts = _state_counts(reading, key_masks, counted * rows)
+    found = np.asarray(found, float)
+    for reading, counted in ((model, found), (model, np.asarray(every, float)), (model, np.asarray(sure, float)), (model.common(), found)):
+        counts = _state_counts(reading, key_masks, counted)
         if counts[reading.captured].sum() <= 0:
             if not readings:
                 return None

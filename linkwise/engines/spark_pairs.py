@@ -87,9 +87,16 @@ def _mask(all_keys: list[list[str]]) -> Column:
     return reduce(lambda a, b: a.bitwiseOR(b), bits).cast("long").alias("mask")
 
 
-def candidate_pairs(frame: DataFrame, all_keys: list[list[str]], *, link_type: str) -> DataFrame:
+def candidate_pairs(
+    frame: DataFrame, all_keys: list[list[str]], *, link_type: str, single_keys: list[str] | None = None
+) -> DataFrame:
     """Each candidate pair once, made by the first rule that holds for it: (``idx_l``, ``idx_r``,
-    ``mask``, ``rule``), from one equi-join of the records on (rule, key)."""
+    ``mask``, ``rule``), from one equi-join of the records on (rule, key).
+
+    With ``single_keys`` (standardised key columns, each a key of some rule) a
+    ``key_mask`` follows: bit ``k`` set when key ``k`` agrees on the pair, as
+    the blocking recall estimate (:func:`linkwise.estimate.blocking_recall`) reads it.
+    """
     columns = sorted({k for keys in all_keys for k in keys})
     side = _keyed(frame, all_keys, ["_idx", "_src", *columns])
     left = side.select(*[F.col(c).alias(f"l{c}") for c in side.columns])
@@ -101,8 +108,9 @@ def candidate_pairs(frame: DataFrame, all_keys: list[list[str]], *, link_type: s
     for earlier, keys in enumerate(all_keys[:-1]):
         # Made by an earlier rule already: only that rule's join keeps it.
         pairs = pairs.where((F.col("lrule") <= F.lit(earlier)) | ~_holds(keys))
+    extra = [_mask([[key] for key in single_keys]).alias("key_mask")] if single_keys else []
     return pairs.select(
-        F.col("l_idx").alias("idx_l"), F.col("r_idx").alias("idx_r"), _mask(all_keys), F.col("lrule").alias("rule")
+        F.col("l_idx").alias("idx_l"), F.col("r_idx").alias("idx_r"), _mask(all_keys), F.col("lrule").alias("rule"), *extra
     )
 
 
@@ -185,6 +193,7 @@ def compare(
     passthrough = ["idx_l", "idx_r"]
     if with_details:
         passthrough += ["mask", "_id_l", "_id_r", "_src_l", "_src_r", *tf]
+        passthrough += [name for name in ("key_mask",) if name in pairs.columns]
     fields = [joined.schema[name] for name in passthrough]
     fields += [T.StructField(level_column(c), T.ByteType()) for c in range(len(columns))]
     job = _CompareJob(tuple(settings.comparisons), columns, tuple(passthrough), batch_rows)
@@ -324,6 +333,27 @@ def score(compared: DataFrame, plan: ScorePlan, settings: Settings) -> DataFrame
     levels = [level_column(c) for c in range(len(settings.comparisons))]
     tf = sorted({t.column for t in plan.tf})
     keep = ["idx_l", "idx_r", "_id_l", "_id_r", "_src_l", "_src_r", *levels]
+    keep += [name for name in ("key_mask",) if name in compared.columns]
     fields = [compared.schema[name] for name in keep]
     fields += [T.StructField("match_weight", T.DoubleType()), T.StructField("match_probability", T.DoubleType())]
     return compared.mapInArrow(partial(_score_partition, plan=plan, levels=levels, tf=tf, keep=keep), T.StructType(fields))
+
+
+def key_mask_sums(scored: DataFrame, *, threshold: float, sure: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct ``key_mask``: the sums the blocking recall estimate reads.
+
+    The probabilities of the pairs at or above ``threshold``, the probabilities
+    of all pairs, and the number of pairs at or above ``sure``.
+    """
+    p = F.col("match_probability")
+    table = (
+        scored.groupBy("key_mask")
+        .agg(
+            F.sum(F.when(p >= F.lit(float(threshold)), p).otherwise(F.lit(0.0))).alias("found"),
+            F.sum(p).alias("every"),
+            F.sum(F.when(p >= F.lit(float(sure)), F.lit(1.0)).otherwise(F.lit(0.0))).alias("sure"),
+        )
+        .orderBy("key_mask")
+        .toArrow()
+    )
+    return tuple(table.column(name).to_numpy() for name in ("key_mask", "found", "every", "sure"))

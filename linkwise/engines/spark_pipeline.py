@@ -15,6 +15,8 @@ import numpy as np
 from ..batches import PreparePlan, ScorePlan
 from ..blocking import RuleReport, check_budget, check_union_budget
 from ..errors import BlockingError
+from ..estimate import blocking_keys, blocking_recall_from_sums
+from ..estimate import rule_keys as recall_keys
 from ..pipeline import pairs_allowed
 from ..settings import Settings
 from ..train import exact_u_applies, loaded_model, train_on_counts, u_from_level_counts, u_sample
@@ -27,6 +29,7 @@ from .spark_pairs import (
     candidate_pairs,
     compare,
     exact_agreement,
+    key_mask_sums,
     level_counts_of_sample,
     pattern_totals,
     pairs_made_by,
@@ -84,13 +87,15 @@ def run(engine: Any, inputs: Any, settings: Settings, *, reporter: Any, model_so
     model_doc, model_where = model_source
     plan = PreparePlan.of(settings)
     keys = rule_keys(settings, plan)
+    # Each key of the rules alone too: which keys agree tells how many matches no rule made.
+    single_keys = [plan.name_of(key.column, key.standardise) for key in blocking_keys(settings)]
     with reporter.stage("ingest"):
         records = spark_ingest.load(spark, inputs, settings, encoding=encoding)
     with reporter.stage("prepare"):
         records = spark_ingest.prepare(records, settings, plan)
     with reporter.stage("block"):
         reports = _blocking_reports(records, keys, settings, marginal=False)
-        pairs = materialise(candidate_pairs(records.frame, keys, link_type=settings.link_type))
+        pairs = materialise(candidate_pairs(records.frame, keys, link_type=settings.link_type, single_keys=single_keys))
         n_candidates = pairs.count()
     if not n_candidates:
         raise BlockingError(
@@ -111,14 +116,18 @@ def run(engine: Any, inputs: Any, settings: Settings, *, reporter: Any, model_so
         else:
             model = loaded_model(model_doc, settings, model_where, total_pairs=all_pairs, n_candidates=n_candidates)
             training = {"loaded_model": True}
-        # The blocking recall estimate reads which single keys agree on each pair, which the
-        # Spark engine does not compute yet: it is left unestimated (docs/scale.md says so).
-        recall = None
     reports = [replace(rep, marginal_pairs=int(totals.made_by[r])) for r, rep in enumerate(reports)]
     with reporter.stage("score"):
         scored = materialise(score(compared, ScorePlan.of(model, list(records.term_frequencies)), settings))
         release(compared)
     with reporter.stage("cluster"):
+        # Which keys agree among the likely matches tells how many matches no rule made.
+        recall = None
+        if single_keys:
+            masks, found, every, sure = key_mask_sums(
+                scored, threshold=settings.match_threshold, sure=settings.cluster_threshold
+            )
+            recall = blocking_recall_from_sums(masks, recall_keys(settings), found=found, every=every, sure=sure)
         clusters = cluster_records(records.frame, scored, settings)
         release(records.frame)
     return SparkLinkResult(
