@@ -81,7 +81,7 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
 def common_run_options(func):
     """Options shared by dedupe and link, defined once."""
     options = [
-        click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Folder for the outputs."),
+        click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="Folder for the outputs (with --engine spark also a URI such as hdfs://... or s3a://...)."),
         click.option("--settings", "settings", type=click.Path(dir_okay=False), help="Settings file (JSON or YAML). Without it, settings are chosen from the data and written to OUTPUT/settings.json."),
         click.option("--exclude", "exclude", multiple=True, metavar="COLUMN", help="Without --settings: a column never to compare (e.g. a truth column). Repeatable."),
         click.option("--max-pairs", "max_pairs", type=click.IntRange(1), help="Without --settings: the budget of candidate pairs for the blocking rules chosen (default: 20 a record, at least 2,000,000)."),
@@ -93,6 +93,9 @@ def common_run_options(func):
         click.option("--overwrite", is_flag=True, help="Replace earlier linkwise outputs in the output folder."),
         click.option("--csv", "csv", is_flag=True, help="Also write clusters.csv and pairs.csv."),
         click.option("--encoding", help="Encoding of CSV inputs, e.g. latin-1 (default utf-8)."),
+        click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True, help="Where the work runs: embedded DuckDB, or Apache Spark (pip install 'linkwise[spark]')."),
+        click.option("--spark-master", help="Spark master URL, e.g. local[4] or yarn (default: as spark-submit sets it, else local[*])."),
+        click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE", help="A Spark setting, e.g. spark.driver.memory=8g (repeatable)."),
         click.option("--memory-limit", help="DuckDB memory limit, e.g. 8GB; DuckDB spills to disk beyond it."),
         click.option("--threads", type=click.IntRange(1), help="DuckDB threads (default: all cores)."),
         click.option("--temp-dir", type=click.Path(file_okay=False), help="Where DuckDB spills to disk."),
@@ -104,12 +107,34 @@ def common_run_options(func):
     return func
 
 
+def _engine_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """The options of the chosen engine; another engine's options are an error, not ignored."""
+    duckdb = {"memory_limit": opts["memory_limit"], "threads": opts["threads"], "temp_directory": opts["temp_dir"]}
+    if opts["engine"] != "spark":
+        if opts["spark_master"] or opts["spark_conf"]:
+            raise click.UsageError("--spark-master and --spark-conf need --engine spark")
+        return {k: v for k, v in duckdb.items() if v}
+    if any(duckdb.values()):
+        raise click.UsageError(
+            "--memory-limit, --threads and --temp-dir set up DuckDB; for Spark give --spark-conf, "
+            "e.g. --spark-conf spark.driver.memory=8g"
+        )
+    config = {}
+    for item in opts["spark_conf"]:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--spark-conf '{item}': give KEY=VALUE, e.g. spark.driver.memory=8g")
+        config[key.strip()] = value.strip()
+    return {k: v for k, v in {"master": opts["spark_master"], "config": config}.items() if v}
+
+
 def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> None:
     from .pipeline import run
 
     from .auto import parse_column_map
 
     quiet = opts["quiet"]
+    engine_options = _engine_options(opts)
     zero_config = None
     if not opts["settings"] and not opts["model"]:
         zero_config = {
@@ -119,15 +144,12 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
         }
     elif opts.get("column_map"):
         raise click.UsageError("--map is for runs without --settings; with settings, use the 'rename' setting")
-    engine_options = {
-        k: v
-        for k, v in {"memory_limit": opts["memory_limit"], "threads": opts["threads"], "temp_directory": opts["temp_dir"]}.items()
-        if v
-    }
-    output = Path(opts["output"])
-    from .outputs import check_output_folder
+    # A URI (hdfs://, s3a://...) is for the Spark engine's writer; pathlib would mangle it.
+    output = opts["output"] if "://" in opts["output"] else Path(opts["output"])
+    if isinstance(output, Path):
+        from .outputs import check_output_folder
 
-    check_output_folder(output, overwrite=opts["overwrite"])  # before the work, not after it
+        check_output_folder(output, overwrite=opts["overwrite"])  # before the work, not after it
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = run(
@@ -139,6 +161,7 @@ def _run_and_write(inputs: Any, link_type: str | None, opts: dict[str, Any]) -> 
             match_threshold=opts["threshold"],
             cluster_threshold=opts["cluster_threshold"],
             progress=not quiet and sys.stderr.isatty(),
+            engine=opts["engine"],
             engine_options=engine_options,
             labels=opts["labels"],
             label_column=opts["label_column"],

@@ -286,19 +286,45 @@ def blocking_recall(
 
         match_probability = _probability(match_weight)
     if match_probability is None:
-        by_state = _state_counts_from_weights(model, key_masks, match_weight, threshold, sure, batch)
-        found, everything, certain = by_state
+        # Summed per mask a batch of pairs at a time; the masks are then every state.
+        found, everything, certain = _state_counts_from_weights(model, key_masks, match_weight, threshold, sure, batch)
+        key_masks = np.arange(1 << model.n_keys)
     else:
         probability = np.asarray(match_probability, float)
         rows = np.ones(len(probability)) if weights is None else np.asarray(weights, float)
-        found = probability * (probability >= threshold)
-        everything, certain = probability, (probability >= sure).astype(float)
+        found = probability * (probability >= threshold) * rows
+        everything, certain = probability * rows, (probability >= sure) * rows
+    return _recall_from_sums(model, key_masks, found, everything, certain)
+
+
+def blocking_recall_from_sums(
+    key_masks: np.ndarray,
+    rules: Sequence[Sequence[tuple[str, tuple]]],
+    *,
+    found: np.ndarray,
+    every: np.ndarray,
+    sure: np.ndarray,
+) -> Estimate | None:
+    """:func:`blocking_recall` from sums per row of ``key_masks`` (rows may repeat a mask).
+
+    ``found`` sums the probabilities of the pairs at or above the match
+    threshold, ``every`` the probabilities of all pairs, ``sure`` counts the
+    pairs at or above the cluster threshold. An engine that keeps its pairs
+    elsewhere (Spark) sends these sums per distinct mask.
+    """
+    model = _key_model(rules)
+    if model is None or not len(key_masks):
+        return None
+    return _recall_from_sums(model, key_masks, found, every, sure)
+
+
+def _recall_from_sums(
+    model: _KeyModel, key_masks: np.ndarray, found: np.ndarray, every: np.ndarray, sure: np.ndarray
+) -> Estimate | None:
     readings = []
-    for reading, counted in ((model, found), (model, everything), (model, certain), (model.common(), found)):
-        if match_probability is None:
-            counts = counted[reading.codes]
-        else:
-            counts = _state_counts(reading, key_masks, counted * rows)
+    found = np.asarray(found, float)
+    for reading, counted in ((model, found), (model, np.asarray(every, float)), (model, np.asarray(sure, float)), (model.common(), found)):
+        counts = _state_counts(reading, key_masks, counted)
         if counts[reading.captured].sum() <= 0:
             if not readings:
                 return None

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from .engines.base import get_engine
 from .errors import InputError, OutputError
 from .ingest import Records, load_records
-from .outputs import read_json
+from .outputs import parquet_schema, read_json
 from .settings import Settings
 
 
@@ -108,7 +108,7 @@ def estimate_output(out_dir: str | Path, *, threshold: float | None = None):
     level_columns = [f"{c.name}_level" for c in settings.comparisons]
     try:
         clusters = pq.read_table(out_dir / "clusters.parquet", columns=["id", "source", "cluster_id"])
-        names = pq.read_schema(out_dir / "pairs.parquet").names
+        names = parquet_schema(out_dir / "pairs.parquet").names
         pairs = pq.read_table(
             out_dir / "pairs.parquet",
             columns=["id_l", "id_r", *(["source_l", "source_r"] if "source_l" in names else []), "match_probability", *level_columns],

@@ -35,6 +35,7 @@ from .compare import ComparisonKernel, compare_pairs
 from .errors import InputError, OutputError
 from .ingest import Records
 from .model import FellegiSunterModel, model_from_document, probability, read_model_document
+from .outputs import parquet_schema
 from .prepare import PreparedComparison
 from .score import match_weights, tf_adjustments
 from .settings import Settings
@@ -785,7 +786,7 @@ class Run:
     def pairs(self, *, min_probability: float | None = None, filters: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(left, right, match weight) of the written pairs, optionally at or above a probability."""
         path = self.out_dir / "pairs.parquet"
-        names = pq.read_schema(path).names
+        names = parquet_schema(path).names
         columns = ["id_l", "id_r", "match_weight"] + (["source_l", "source_r"] if "source_l" in names else [])
         wanted = list(filters or [])
         if min_probability is not None:

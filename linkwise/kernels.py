@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numba import njit
 
 JARO_MAX_LENGTH = 4000

@@ -103,6 +103,10 @@ class OutputWriter:
         self.names.append(name)
         return self.staging / name
 
+    def path_for(self, name: str) -> Path:
+        """Where another writer (such as Spark's) puts output ``name``; it is published with the rest."""
+        return self._target(name)
+
     def parquet(self, name: str, table: pa.Table) -> None:
         self.parquet_batches(name, table.schema, [table])
 
@@ -141,8 +145,7 @@ class OutputWriter:
                 del table  # let go of this table before the next one is made
 
     def json(self, name: str, document: Any) -> None:
-        text = json.dumps(document, indent=2, default=_json_default, allow_nan=False)
-        self._target(name).write_text(text + "\n", encoding="utf-8")
+        self._target(name).write_text(json_text(document), encoding="utf-8")
 
     def publish(self) -> None:
         """Swap the new files in for the earlier run's outputs, or roll back to them.
@@ -176,12 +179,32 @@ class OutputWriter:
             raise
 
 
+def json_text(document: Any) -> str:
+    """An output document as the JSON text linkwise writes (numpy values as plain numbers)."""
+    return json.dumps(document, indent=2, default=_json_default, allow_nan=False) + "\n"
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def parquet_parts(path: str | Path) -> list[Path]:
+    """The Parquet files of an output: the file itself, or, for a folder of part files
+    (as Spark writes one), its parts in order (not the hidden or ``_``-prefixed files beside them)."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.name.endswith(".parquet") and not p.name.startswith(("_", ".")))
+
+
+def parquet_schema(path: str | Path) -> pa.Schema:
+    """The schema of a Parquet output, a file or a folder of part files."""
+    parts = parquet_parts(path)
+    return pq.read_schema(parts[0] if parts else path)
 
 
 def existing_outputs(out_dir: Path) -> list[str]:

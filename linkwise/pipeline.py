@@ -34,13 +34,13 @@ from .estimate import blocking_keys, blocking_recall, rule_keys
 from .ingest import Records, load_records
 from .labels import LabelOptions, choose_thresholds, label_evidence
 from .memory import reclaim
-from .model import model_from_document, read_model_document
+from .model import read_model_document
 from .prepare import prepare
 from .progress import Reporter
 from .result import LinkResult
 from .score import match_weights, pairs_at_or_above
 from .settings import Settings
-from .train import MaskCounts, PatternCounts, estimate_u, train
+from .train import MaskCounts, PatternCounts, estimate_u, loaded_model, train
 
 # The compare stage's temporaries, per pair of a batch and per comparison
 # compared at the same time (one per thread), and the memory they may take:
@@ -102,10 +102,15 @@ def _load_model(model: Any) -> tuple[dict, Settings, str]:
 
 def total_pairs(records: Records, link_type: str) -> float:
     """Number of pairs the link type allows, before blocking."""
-    n = float(records.n)
+    return pairs_allowed(np.bincount(records.source_codes, minlength=len(records.source_names)), link_type)
+
+
+def pairs_allowed(source_sizes: np.ndarray, link_type: str) -> float:
+    """Number of pairs the link type allows among sources of these sizes, before blocking."""
+    sizes = np.asarray(source_sizes, dtype=float)
+    n = float(sizes.sum())
     if link_type != "link":
         return n * (n - 1) / 2
-    sizes = np.bincount(records.source_codes).astype(float)
     return float((sizes.sum() ** 2 - (sizes**2).sum()) / 2)
 
 
@@ -126,10 +131,18 @@ def _describe_key(records: Records, keys: np.ndarray, settings: Settings):
     return describe
 
 
+def _is_spark(engine: Any) -> bool:
+    """Whether ``engine`` names or is the Spark engine (or a Spark session), told without importing PySpark."""
+    if engine == "spark" or hasattr(engine, "run_pipeline"):
+        return True
+    kind = type(engine)
+    return kind.__name__ == "SparkSession" and kind.__module__.startswith("pyspark.")
+
+
 @contextmanager
 def _engine_for(engine: Any, options: dict | None = None):
-    """Use the engine given, or make one (and close it afterwards) from a name."""
-    if hasattr(engine, "candidate_pairs"):
+    """Use the engine given, or make one (and close it afterwards) from a name or a Spark session."""
+    if hasattr(engine, "candidate_pairs") or hasattr(engine, "run_pipeline"):
         yield engine
         return
     made = get_engine(engine, **(options or {}))
@@ -197,6 +210,12 @@ def run(
         settings = settings if settings is not None else model_settings
     chosen = None
     if settings is None:
+        if _is_spark(engine):
+            # Choosing settings profiles the whole table and runs a first pass on one machine.
+            raise SettingsError(
+                "the Spark engine needs settings: pass --settings FILE (settings= in Python); to have "
+                "linkwise choose them, run without --engine spark on a sample of the data and use its settings.json"
+            )
         # Zero configuration: settings chosen from the data (see linkwise.auto).
         from .auto import choose_settings
 
@@ -216,7 +235,14 @@ def run(
     if changes:
         settings = settings.with_options(**changes)
 
+    if _is_spark(engine) and (labels is not None or label_column is not None):
+        raise SettingsError("labelled pairs (--labels, --label-column) are not yet used by the Spark engine; run with --engine duckdb")
+    if _is_spark(engine) and settings.one_to_one and settings.link_type == "link":
+        raise SettingsError("setting 'one_to_one': not yet available on the Spark engine; run with --engine duckdb")
     with _engine_for(engine, engine_options) as eng, Reporter(show=progress) as reporter:
+        if hasattr(eng, "run_pipeline"):
+            # An engine that keeps the data where it lives (Spark) runs the same stages there.
+            return eng.run_pipeline(inputs, settings, reporter=reporter, model_source=(model_doc, model_where), encoding=encoding)
         threads = (engine_options or {}).get("threads")
         label_options = LabelOptions(labels, label_column, match_threshold is None, cluster_threshold is None)
         result = _run(
@@ -297,10 +323,7 @@ def _run(
                 mask_counts=by_mask, labels=evidence,
             )
         else:
-            model = model_from_document(model_doc, settings.comparisons, model_where)
-            random_prior = float(model_doc.get("random_pair_prior", model.prior_))
-            candidate_prior = random_prior * all_pairs / max(len(left), 1)
-            model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
+            model = loaded_model(model_doc, settings, model_where, total_pairs=all_pairs, n_candidates=len(left))
             training = {"loaded_model": True}
         del by_mask, masks
     with _stage(reporter, "score"):
@@ -365,6 +388,8 @@ def analyse_blocking(inputs: Any, settings: Any, *, engine: Any = None, encoding
     """
     settings = resolve_settings(settings)
     with _engine_for(engine) as eng:
+        if hasattr(eng, "analyse_blocking"):
+            return eng.analyse_blocking(inputs, settings, encoding=encoding)
         records = load_records(inputs, settings, engine=eng, encoding=encoding)
         _, keys = prepare(records, settings)
         table = keys_table(keys, records.source_codes)

@@ -83,6 +83,17 @@ class TermFrequencies:
         return np.maximum(self.counts / n, 1.0 / n)
 
 
+def needed_steps(base: tuple[Standardiser, ...], extra: tuple[Standardiser, ...]) -> tuple[Standardiser, ...]:
+    """The steps of ``extra`` that still change something after ``base`` (and the extra steps before them)."""
+    applied = list(base)
+    needed = []
+    for step in extra:
+        if not redundant(step, applied):
+            needed.append(step)
+        applied.append(step)
+    return tuple(needed)
+
+
 class _Standardised:
     """Memo of standardised, encoded columns.
 
@@ -107,12 +118,7 @@ class _Standardised:
         return self._done[key]
 
     def get(self, column: str, extra: tuple[Standardiser, ...] = ()) -> tuple[np.ndarray, pa.Array]:
-        applied = list(self._settings.steps_for(column))
-        needed = []
-        for step in extra:
-            if not redundant(step, applied):
-                needed.append(step)
-            applied.append(step)
+        needed = needed_steps(self._settings.steps_for(column), extra)
         base = self._base(column)
         if not needed:
             return base
@@ -144,8 +150,29 @@ def _dense_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return row_codes, columns
 
 
+def tf_levels(comparison: Comparison) -> list[tuple[int, list[int]]]:
+    """The term-frequency adjusted levels: (level index, positions of their columns in the comparison)."""
+    out = []
+    for index, level in enumerate(comparison.levels, start=1):
+        if level.kind == "exact" and level.tf_adjust:
+            cols = level.columns or comparison.columns
+            out.append((index, [comparison.columns.index(c) for c in cols]))
+    return out
+
+
 def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> PreparedComparison:
     encoded = [standardised.get(col, comparison.standardise) for col in comparison.columns]
+    return prepared_from_encoded(comparison, encoded)
+
+
+def prepared_from_encoded(
+    comparison: Comparison, encoded: list[tuple[np.ndarray, pa.Array]], *, frequencies: bool = True
+) -> PreparedComparison:
+    """A comparison's prepared values from each column's (codes, sorted distinct values).
+
+    ``frequencies=False`` leaves out the term-frequency tables, for rows that
+    are not all the records (a batch of pairs, whose levels alone are wanted).
+    """
     if len(encoded) == 1:
         # A view of the standardised codes, not a copy (they are int32 already).
         codes, values = encoded[0][0].astype(np.int32, copy=False)[:, None], encoded[0][1]
@@ -163,17 +190,16 @@ def prepare_comparison(comparison: Comparison, standardised: _Standardised) -> P
     tuple_codes, tuple_columns = _dense_rows(codes)
     tuple_codes = tuple_codes.astype(np.int32, copy=False)
     prepared = PreparedComparison(comparison, values, codes, tuple_codes, tuple_columns)
-    for index, level in enumerate(comparison.levels, start=1):
-        if level.kind == "exact" and level.tf_adjust:
-            cols = level.columns or comparison.columns
-            positions = [comparison.columns.index(c) for c in cols]
-            if len(positions) == len(comparison.columns):
-                level_codes = tuple_codes
-            elif len(positions) == 1:
-                level_codes = codes[:, positions[0]]
-            else:
-                level_codes = _dense_rows(codes[:, positions])[0]
-            prepared.tf_frequencies[index] = TermFrequencies.of(level_codes)
+    if not frequencies:
+        return prepared
+    for index, positions in tf_levels(comparison):
+        if len(positions) == len(comparison.columns):
+            level_codes = tuple_codes
+        elif len(positions) == 1:
+            level_codes = codes[:, positions[0]]
+        else:
+            level_codes = _dense_rows(codes[:, positions])[0]
+        prepared.tf_frequencies[index] = TermFrequencies.of(level_codes)
     return prepared
 
 

@@ -324,7 +324,7 @@ def detect_role(p: dict[str, Any]) -> tuple[str, str]:
             if role == "source":
                 return role, f"the name '{p['name']}' says it tells sources apart; not evidence of identity"
             if role == "full_name" and p["mean_words"] < 1.3 and distinct > 50:
-                return "string", f"named like a name, one word: compared by spelling"
+                return "string", "named like a name, one word: compared by spelling"
             if role == "text" and p["mean_words"] < 1.5 and distinct <= max(50, 0.01 * present):
                 return "categorical", f"named like text ('{p['name']}'), but few short values"
             return role, f"the name '{p['name']}' and the values agree"

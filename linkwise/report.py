@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from .errors import LinkwiseError, OutputError
 from .explain import PairExplanation, Run, format_probability, format_weight, load_run, percent
-from .outputs import REPORT_FILES, atomic_write_text, record_output
+from .outputs import REPORT_FILES, atomic_write_text, parquet_parts, record_output
 
 #: Pipeline stages in the order they run, for the time-per-stage chart.
 STAGES = ("ingest", "prepare", "block", "compare", "train", "score", "cluster")
@@ -252,18 +252,23 @@ def weight_histogram(path: Path, *, max_bins: int = 80) -> tuple[np.ndarray, np.
     The range comes from the row groups' statistics where they have them, so
     the weights are read once; bins are whole or half bits.
     """
-    file = pq.ParquetFile(path)
-    column = file.schema_arrow.get_field_index("match_weight")
+    # One file, or a folder of part files (as Spark writes it).
+    files = [pq.ParquetFile(part) for part in parquet_parts(path)]
     lows, highs = [], []
-    for g in range(file.metadata.num_row_groups):
-        stats = file.metadata.row_group(g).column(column).statistics
-        if stats is None or not stats.has_min_max:
-            lows, highs = [], []
-            break
-        lows.append(stats.min)
-        highs.append(stats.max)
+    for file in files:
+        column = file.schema_arrow.get_field_index("match_weight")
+        for g in range(file.metadata.num_row_groups):
+            stats = file.metadata.row_group(g).column(column).statistics
+            if stats is None or not stats.has_min_max:
+                lows, highs = [], []
+                break
+            lows.append(stats.min)
+            highs.append(stats.max)
+        else:
+            continue
+        break
     if not lows:
-        weights = file.read(columns=["match_weight"])["match_weight"].to_numpy()
+        weights = np.concatenate([f.read(columns=["match_weight"])["match_weight"].to_numpy() for f in files] or [np.zeros(0)])
         lows, highs = [weights.min(initial=0.0)], [weights.max(initial=0.0)]
     low, high = math.floor(min(lows)), math.ceil(max(highs))
     span = max(high - low, 1)
@@ -272,8 +277,9 @@ def weight_histogram(path: Path, *, max_bins: int = 80) -> tuple[np.ndarray, np.
     if len(edges) < 2:
         edges = np.array([low, low + width], dtype=float)
     counts = np.zeros(len(edges) - 1, dtype=np.int64)
-    for batch in file.iter_batches(columns=["match_weight"], batch_size=1 << 20):
-        counts += np.histogram(batch.column(0).to_numpy(), bins=edges)[0]
+    for file in files:
+        for batch in file.iter_batches(columns=["match_weight"], batch_size=1 << 20):
+            counts += np.histogram(batch.column(0).to_numpy(), bins=edges)[0]
     return edges, counts
 
 

@@ -32,9 +32,9 @@ from . import kernels
 from .compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
 from .dependence import correct_non_match_dependences
 from .labels import LabelEvidence, calibrate_m
-from .model import ConvergenceWarning, FellegiSunterModel, _normalise
+from .model import ConvergenceWarning, FellegiSunterModel, _normalise, model_from_document
 from .prepare import PreparedComparison
-from .settings import Settings
+from .settings import Comparison, Settings
 
 
 _BATCH = 250_000
@@ -97,6 +97,11 @@ def fixed_parameters(settings: Settings) -> tuple[list[np.ndarray], list[np.ndar
     return fixed_m, fixed_u
 
 
+def exact_u_applies(comp: Comparison) -> bool:
+    """Whether a comparison's exact-match u comes from value frequencies: one column, first level exact on it."""
+    return len(comp.columns) == 1 and comp.levels[0].kind == "exact" and comp.levels[0].columns in (None, comp.columns)
+
+
 def exact_u_from_frequencies(
     prepared: PreparedComparison, source_codes: np.ndarray, link_type: str
 ) -> float | None:
@@ -105,8 +110,7 @@ def exact_u_from_frequencies(
     Exact, with no sampling error, for a one-column comparison whose first level
     is an exact match on it; None otherwise.
     """
-    comp = prepared.comparison
-    if len(comp.columns) != 1 or comp.levels[0].kind != "exact" or comp.levels[0].columns not in (None, comp.columns):
+    if not exact_u_applies(prepared.comparison):
         return None
     codes = prepared.tuple_codes
     valid = codes >= 0
@@ -125,6 +129,17 @@ def exact_u_from_frequencies(
     return float(agree / pairs) if pairs > 0 else None
 
 
+def u_sample(settings: Settings, n_records: int, source_codes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded random record pairs that u is estimated from (``source_codes`` needed in link mode only)."""
+    return sample_pairs(
+        n_records,
+        settings.training.u_sample_pairs,
+        seed=settings.seed,
+        source_codes=source_codes,
+        link_type=settings.link_type,
+    )
+
+
 def estimate_u(
     kernels: list[ComparisonKernel],
     prepared: list[PreparedComparison],
@@ -132,10 +147,7 @@ def estimate_u(
     source_codes: np.ndarray,
 ) -> list[np.ndarray]:
     """u per level from seeded random pairs; exact-match u from value frequencies where possible."""
-    n = len(source_codes)
-    left, right = sample_pairs(
-        n, settings.training.u_sample_pairs, seed=settings.seed, source_codes=source_codes, link_type=settings.link_type
-    )
+    left, right = u_sample(settings, len(source_codes), source_codes)
     # Compared a batch at a time (random pairs share few values, so the
     # temporaries are as many as the pairs): only the level counts are kept.
     level_counts = [np.zeros(prep.n_levels, dtype=np.int64) for prep in prepared]
@@ -144,16 +156,21 @@ def estimate_u(
         for c, prep in enumerate(prepared):
             level_counts[c] += np.bincount(levels[:, c], minlength=prep.n_levels)
     del left, right
+    exact = [exact_u_from_frequencies(prep, source_codes, settings.link_type) for prep in prepared]
+    return u_from_level_counts(level_counts, exact, settings)
+
+
+def u_from_level_counts(level_counts: list[np.ndarray], exact: list[float | None], settings: Settings) -> list[np.ndarray]:
+    """u per level from the level counts of the random pairs, and the exact-match u from frequencies (or None)."""
     _, fixed_u = fixed_parameters(settings)
     u = []
-    for c, prep in enumerate(prepared):
-        counts = level_counts[c].astype(float)
+    for c, comp in enumerate(settings.comparisons):
+        counts = np.asarray(level_counts[c], dtype=float).copy()
         # Half a pair of pseudo-count: a level never seen among random pairs is rare, not impossible.
         counts[1:] += 0.5
-        exact = exact_u_from_frequencies(prep, source_codes, settings.link_type)
-        if exact is not None and np.isnan(fixed_u[c][1]):
+        if exact[c] is not None and np.isnan(fixed_u[c][1]):
             rest = counts[2:].sum()
-            counts[1] = exact * rest / max(1.0 - exact, 1e-12)
+            counts[1] = exact[c] * rest / max(1.0 - exact[c], 1e-12)
         u.append(_normalise(counts, fixed_u[c]))
     return u
 
@@ -188,19 +205,45 @@ def train(
     Returns the fitted model, the pattern counts of all candidate pairs and a
     record of what was estimated where.
     """
+    if counts is None:
+        counts = PatternCounts.of(levels, [c.n_levels for c in settings.comparisons])
+    if mask_counts is None:
+        mask_counts = MaskCounts.of(counts, masks, len(settings.blocking_rules))
+    known = None if labels is None else labels.known_by_pattern(counts.inverse, len(counts.patterns))
+    model, info = train_on_counts(
+        counts.patterns, counts.counts, mask_counts, u, settings,
+        total_pairs=total_pairs, n_records=n_records, labels=labels, known=known,
+    )
+    return model, counts, info
+
+
+def train_on_counts(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    by_mask: MaskCounts,
+    u: list[np.ndarray],
+    settings: Settings,
+    *,
+    total_pairs: float,
+    n_records: int | None = None,
+    labels: LabelEvidence | None = None,
+    known: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[FellegiSunterModel, dict]:
+    """:func:`train` on aggregates alone: the distinct ``patterns``, the pairs showing each,
+    and the pairs of each pattern by the set of blocking rules that hold for them (``by_mask``).
+
+    This is all an engine that keeps the pairs elsewhere (Spark) hands to the driver.
+    ``labels`` (with ``known``, the labelled candidate pairs of each pattern) calibrate m.
+    """
+    # The pairs of each pattern among those a rule holds for: the masks with its bit set.
+    rule_counts = [by_mask.rule_counts(r).astype(float) for r in range(len(settings.blocking_rules))]
     n_levels = [c.n_levels for c in settings.comparisons]
     fixed_m, fixed_u = fixed_parameters(settings)
-    if counts is None:
-        counts = PatternCounts.of(levels, n_levels)
     excluded = _excluded(settings)
     pooled = [np.zeros(k) for k in n_levels]
     pooled_weight = np.zeros(len(n_levels))
     per_rule: list[dict] = [{} for _ in settings.blocking_rules]
-    if mask_counts is None:
-        mask_counts = MaskCounts.of(counts, masks, len(settings.blocking_rules))
-    # Each rule's pairs by pattern, from the (pattern, rule mask) table: no array per pair.
-    by_rule = [mask_counts.rule_counts(r) for r in range(len(settings.blocking_rules))]
-    rule_pairs = [int(x.sum()) for x in by_rule]
+    rule_pairs = [int(x.sum()) for x in rule_counts]
     # The most selective rules first: their pairs are mostly matches, so EM
     # tells matches apart best there. A rule with more pairs than records is
     # mostly non-matches (namesakes, people of one postal code) and, weighing
@@ -215,10 +258,9 @@ def train(
         if n_records is not None and rule_pairs[r] > n_records and all(pooled_weight[c] > 0 for c in informs):
             per_rule[r] = {"rule": name, "pairs": rule_pairs[r], "used": False, "why": "more pairs than records; more selective rules inform its comparisons"}
             continue
-        rule_counts = by_rule[r]
-        keep = rule_counts > 0
-        patterns = counts.patterns[keep].copy()
-        patterns[:, sorted(excluded[r])] = 0
+        keep = rule_counts[r] > 0
+        rule_patterns = patterns[keep].copy()
+        rule_patterns[:, sorted(excluded[r])] = 0
         model = FellegiSunterModel(
             n_levels,
             fixed_m=fixed_m,
@@ -228,8 +270,8 @@ def train(
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(patterns, rule_counts[keep], u=u)
-        matches = model.prior_ * rule_counts.sum()
+            model.fit(rule_patterns, rule_counts[r][keep], u=u)
+        matches = model.prior_ * rule_counts[r].sum()
         for c in range(len(n_levels)):
             if c not in excluded[r]:
                 pooled[c] += matches * model.m_[c]
@@ -243,7 +285,6 @@ def train(
             "converged": model.converged_ and not caught,
             "left_out": [settings.comparisons[c].name for c in sorted(excluded[r])],
         }
-    del by_rule
 
     # Comparisons left out by every rule get m from EM on all candidate pairs.
     missing = [c for c in range(len(n_levels)) if pooled_weight[c] <= 0]
@@ -255,20 +296,20 @@ def train(
             fixed_u=fixed_u,
             max_iterations=settings.training.em_max_iterations,
             tolerance=settings.training.em_tolerance,
-        ).fit(counts.patterns, counts.counts, m=start_m, u=u)
+        ).fit(patterns, counts, m=start_m, u=u)
         for c in missing:
             start_m[c] = fallback.m_[c]
-            pooled_weight[c] = fallback.prior_ * float(counts.counts.sum())
+            pooled_weight[c] = fallback.prior_ * float(counts.sum())
     m = [_normalise(np.asarray(x, float), f) for x, f in zip(start_m, fixed_m)]
-    known = None
     if labels is not None:
         # Labelled matches calibrate m; labelled candidates keep their class in EM.
         m = calibrate_m(m, pooled_weight, labels.levels[labels.is_match], fixed_m)
-        known = labels.known_by_pattern(counts.inverse, len(counts.patterns))
+        if known is None:
+            raise ValueError("labels need the labelled candidate pairs of each pattern (known)")
 
     fixed_prior = None
     if settings.training.prior is not None:
-        n_candidates = max(float(counts.counts.sum()), 1.0)
+        n_candidates = max(float(counts.sum()), 1.0)
         fixed_prior = float(np.clip(settings.training.prior * total_pairs / n_candidates, 1e-9, 0.999))
     final = FellegiSunterModel(
         n_levels,
@@ -278,8 +319,8 @@ def train(
         max_iterations=settings.training.em_max_iterations,
         tolerance=settings.training.em_tolerance,
     ).fit(
-        counts.patterns,
-        counts.counts - (known[0] + known[1] if known is not None else 0.0),
+        patterns,
+        counts - (known[0] + known[1] if known is not None else 0.0),
         m=m,
         u=u,
         estimate_m=False,
@@ -289,10 +330,19 @@ def train(
     info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
     if labels is not None:
         info["labels"] = labels.summary()
-    info["dependence"] = correct_dependences(final, counts, mask_counts, settings)
+    info["dependence"] = correct_dependences(final, patterns, counts, by_mask, settings)
     # Term-frequency adjustments scale the population's exact-match u, from random pairs.
     final.tf_u_ = [np.asarray(x, float) for x in u]
-    return final, counts, info
+    return final, info
+
+
+def loaded_model(doc: dict, settings: Settings, where: str, *, total_pairs: float, n_candidates: int) -> FellegiSunterModel:
+    """A model read from its document, its prior moved from random pairs to these candidate pairs."""
+    model = model_from_document(doc, settings.comparisons, where)
+    random_prior = float(doc.get("random_pair_prior", model.prior_))
+    candidate_prior = random_prior * total_pairs / max(n_candidates, 1)
+    model.prior_ = float(np.clip(candidate_prior, 1e-9, 0.999))
+    return model
 
 
 @dataclass(frozen=True)
@@ -347,7 +397,7 @@ def _counts_outside_rules(counts: MaskCounts, settings: Settings) -> Callable[[t
 
 
 def correct_dependences(
-    model: FellegiSunterModel, counts: PatternCounts, by_mask: MaskCounts, settings: Settings
+    model: FellegiSunterModel, patterns: np.ndarray, counts: np.ndarray, by_mask: MaskCounts, settings: Settings
 ) -> dict:
     """Find comparisons dependent within a class; score the non-matches' dependences jointly.
 
@@ -363,8 +413,8 @@ def correct_dependences(
     names = [c.name for c in settings.comparisons]
     found = correct_non_match_dependences(
         model,
-        counts.patterns,
-        counts.counts,
+        patterns,
+        counts,
         min_information=settings.training.dependence_min_bits,
         counts_for=_counts_outside_rules(by_mask, settings),
     )

@@ -5,6 +5,9 @@ numpy over Arrow data. An engine reads inputs, counts blocks, and enumerates
 candidate pairs. Record keys are handed to it as an Arrow table with columns
 ``idx`` (int32 record index), ``src`` (int16 source code) and ``k0``, ``k1``,
 ... (int64 blocking key of each rule, null when a key field is missing).
+
+A :class:`DistributedEngine` (Spark) instead runs every stage where the data
+lives, on the same engine-neutral code.
 """
 
 from __future__ import annotations
@@ -48,17 +51,55 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+ENGINES = ("duckdb", "spark")
+
+
+class DistributedEngine(Protocol):
+    """An engine that runs every stage where the data lives (Spark), instead of handing keys
+    and pairs to the driver. It reuses the engine-neutral stages on Arrow batches
+    (:mod:`linkwise.batches`) and the model code on aggregated counts, so that it gives
+    the same results. See :class:`linkwise.engines.spark.SparkEngine`.
+    """
+
+    name: str
+
+    def run_pipeline(self, inputs: object, settings: object, *, reporter: object, model_source: tuple, encoding: str | None = None):
+        """Run ingest to cluster; return a result with the interface of :class:`linkwise.LinkResult`'s tables and outputs."""
+        ...
+
+    def analyse_blocking(self, inputs: object, settings: object, *, encoding: str | None = None) -> list:
+        """Each rule's pairs and marginal pairs, as :func:`linkwise.analyse_blocking` reports them."""
+        ...
+
+    def close(self) -> None: ...
+
+
 def get_engine(engine: str | Engine | None = None, **options: object) -> Engine:
-    """Return an engine instance from a name (``"duckdb"``) or pass one through."""
+    """Return an engine instance from a name (``"duckdb"``, ``"spark"``), or from a Spark
+    session, or pass an engine through.
+
+    Engines other than DuckDB are imported only when asked for, so that linkwise
+    runs without them installed.
+    """
     if engine is None or engine == "duckdb":
         from .duckdb import DuckDBEngine
 
         return DuckDBEngine(**options)  # type: ignore[arg-type]
+    if engine == "spark" or _is_spark_session(engine):
+        from .spark import SparkEngine
+
+        session = None if engine == "spark" else engine
+        return SparkEngine(session=session, **options)  # type: ignore[arg-type]
     if isinstance(engine, str):
         from ..errors import SettingsError, did_you_mean
 
-        known = ["duckdb"]
         raise SettingsError(
-            f"setting 'engine': unknown engine '{engine}'; allowed: {', '.join(known)}.{did_you_mean(engine, known)}"
+            f"setting 'engine': unknown engine '{engine}'; allowed: {', '.join(ENGINES)}.{did_you_mean(engine, list(ENGINES))}"
         )
     return engine
+
+
+def _is_spark_session(obj: object) -> bool:
+    """A PySpark SparkSession, recognised without importing PySpark."""
+    kind = type(obj)
+    return kind.__name__ == "SparkSession" and kind.__module__.startswith("pyspark.")

@@ -306,6 +306,8 @@ CASES: tuple[Case, ...] = (
                "`--debug` adds the key values of the largest blocks."),
     Case("no-candidate-pairs", "Blocking rules that make no pairs", ["dedupe", "people.csv", *RUN],
          settings_edited(_set("blocking_rules", [["record_id"]]))),
+    Case("spark-without-settings", "The Spark engine without settings", ["dedupe", "people.csv", "-o", "out", "--engine", "spark"],
+         plain, notes="Zero configuration reads the whole table on one machine; it stops before Spark starts."),
     Case("memory-limit", "A DuckDB memory limit it cannot read", ["dedupe", "people.csv", *RUN, "--memory-limit", "8XB"], plain),
     Case("temp-dir", "A DuckDB spill folder that cannot be made", ["dedupe", "people.csv", *RUN, "--temp-dir", "people.csv/spill"], plain),
     # -- outputs

@@ -219,6 +219,20 @@ def test_usage_errors_exit_two(args):
     assert invoke(*args).exit_code == 2
 
 
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--spark-master", "local[2]"], "--engine spark"),
+        (["--engine", "spark", "--memory-limit", "4GB"], "--spark-conf"),
+        (["--engine", "spark", "--spark-conf", "spark.driver.memory"], "KEY=VALUE"),
+    ],
+)
+def test_one_engines_options_are_refused_for_another(args, expected, tmp_path):
+    result = invoke("dedupe", "x.parquet", "-o", tmp_path / "out", "--settings", SETTINGS, *args)
+    assert result.exit_code == 2
+    assert expected in result.output
+
+
 def test_evaluate_without_truth_on_a_folder_without_outputs_fails_with_one_line(tmp_path):
     result = invoke("evaluate", tmp_path / "nothing")
     assert result.exit_code == 1 and "Traceback" not in result.output

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import linkwise
@@ -34,11 +37,72 @@ def _imported_modules(path: Path) -> set[str]:
     return names
 
 
+def _engine_specific(path: Path) -> bool:
+    """The DuckDB engine's module and the Spark engine's modules; everything else is engine-neutral."""
+    relative = path.relative_to(PACKAGE).parts
+    return relative[0] == "engines" and (relative[-1] == "duckdb.py" or relative[-1].startswith("spark"))
+
+
 def test_engine_neutral_modules_import_neither_duckdb_nor_pyspark():
-    for path in PACKAGE.rglob("*.py"):
-        if "engines" in path.relative_to(PACKAGE).parts:
-            continue
-        assert not _imported_modules(path) & {"duckdb", "pyspark"}, path.name
+    neutral = [path for path in PACKAGE.rglob("*.py") if not _engine_specific(path)]
+    assert PACKAGE / "engines" / "base.py" in neutral and PACKAGE / "batches.py" in neutral
+    for path in neutral:
+        assert not _imported_modules(path) & {"duckdb", "pyspark", "py4j"}, path.name
+
+
+_WITHOUT = """
+import importlib.abc, sys
+
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}")
+        return None
+
+sys.meta_path.insert(0, Missing())
+"""
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)},
+        timeout=300,
+    )
+
+
+def test_linkwise_imports_and_runs_on_duckdb_without_pyspark_installed():
+    code = _WITHOUT.format(blocked={"pyspark", "py4j"}) + (
+        "import linkwise\n"
+        "result = linkwise.dedupe(linkwise.datasets.people(300, seed=1), 'linkwise/data/people_settings.json')\n"
+        "assert 'pyspark' not in sys.modules\n"
+        "print(result.summary()['records'])\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "300"
+
+
+def test_the_spark_engine_without_pyspark_says_what_to_install():
+    code = _WITHOUT.format(blocked={"pyspark", "py4j"}) + (
+        "import linkwise\n"
+        "try:\n"
+        "    linkwise.dedupe(linkwise.datasets.people(50, seed=1), 'linkwise/data/people_settings.json', engine='spark')\n"
+        "except linkwise.SettingsError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'linkwise[spark]'" in done.stdout
+
+
+def test_importing_linkwise_starts_no_engine():
+    done = _python("import sys, linkwise; print(sorted({'duckdb', 'pyspark'} & set(sys.modules)))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_every_error_derives_from_one_root():
