@@ -29,6 +29,30 @@ see the same table whatever the batch size.
 """
 
 
+def run_summary(result: Any, *, candidate_pairs: int, at_threshold: int, clusters: int, histogram: dict[int, int]) -> dict:
+    """``summary.json`` of a run: the result's settings, records, rules, estimate and timings, with
+    the counts that each engine makes its own way (``histogram``: clusters by size)."""
+    recall = result.estimated_blocking_recall
+    return {
+        "inputs": result.inputs,
+        "encoding": result.records.encoding,
+        "link_type": result.settings.link_type,
+        "records": int(result.records.n),
+        "sources": list(result.records.source_names),
+        "id_column": result.records.id_column,
+        "generated_ids": result.records.generated_ids,
+        "candidate_pairs": int(candidate_pairs),
+        "pairs_at_or_above_match_threshold": int(at_threshold),
+        "match_threshold": result.settings.match_threshold,
+        "cluster_threshold": result.settings.cluster_threshold,
+        "clusters": int(clusters),
+        "cluster_size_histogram": {str(k): histogram[k] for k in sorted(histogram)},
+        "blocking_rules": [r.to_dict() for r in result.blocking],
+        "estimated_blocking_recall": recall.to_dict() if recall is not None else None,
+        "seconds": {k: round(v, 3) for k, v in result.timings.items()},
+    }
+
+
 @dataclass
 class LinkResult:
     """Everything a run produced. Records are numbered 0..n-1 in (source, id) order.
@@ -158,26 +182,13 @@ class LinkResult:
     def summary(self) -> dict:
         n_clusters = int(self.clusters.max()) + 1 if len(self.clusters) else 0
         sizes = np.bincount(np.bincount(self.clusters)) if len(self.clusters) else np.zeros(1, int)
-        return {
-            "inputs": self.inputs,
-            "encoding": self.records.encoding,
-            "link_type": self.settings.link_type,
-            "records": int(self.records.n),
-            "sources": list(self.records.source_names),
-            "id_column": self.records.id_column,
-            "generated_ids": self.records.generated_ids,
-            "candidate_pairs": int(len(self.left)),
-            "pairs_at_or_above_match_threshold": len(pairs_at_or_above(self.match_weight, self.settings.match_threshold)),
-            "match_threshold": self.settings.match_threshold,
-            "cluster_threshold": self.settings.cluster_threshold,
-            "clusters": n_clusters,
-            "cluster_size_histogram": {str(k): int(v) for k, v in enumerate(sizes) if v},
-            "blocking_rules": [r.to_dict() for r in self.blocking],
-            "estimated_blocking_recall": (
-                self.estimated_blocking_recall.to_dict() if self.estimated_blocking_recall is not None else None
-            ),
-            "seconds": {k: round(v, 3) for k, v in self.timings.items()},
-        }
+        return run_summary(
+            self,
+            candidate_pairs=len(self.left),
+            at_threshold=len(pairs_at_or_above(self.match_weight, self.settings.match_threshold)),
+            clusters=n_clusters,
+            histogram={k: int(v) for k, v in enumerate(sizes) if v},
+        )
 
     # -- writing ----------------------------------------------------------------
     def write(self, out_dir: str | Path, *, overwrite: bool = False, csv: bool = False) -> Path:

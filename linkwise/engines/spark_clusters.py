@@ -62,14 +62,20 @@ def _local(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return members, np.searchsorted(members, left), np.searchsorted(members, right)
 
 
+def _grouped(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_local` of a table of pairs by ``root``, with each record's root."""
+    roots = table.column("root").to_numpy()
+    members, left, right = _local(table.column("idx_l").to_numpy(), table.column("idx_r").to_numpy())
+    root = np.empty(len(members), np.int64)
+    root[left] = roots
+    root[right] = roots
+    return members, left, right, root
+
+
 def _refine_partition(batches, threshold: float, rows: int):
     for table in _whole_groups(batches, "root", rows):
-        roots = table.column("root").to_numpy()
-        members, left, right = _local(table.column("idx_l").to_numpy(), table.column("idx_r").to_numpy())
-        component = np.empty(len(members), np.int64)
-        component[left] = roots
-        component[right] = roots
-        component = np.unique(component, return_inverse=True)[1].reshape(-1)  # 0..k-1
+        members, left, right, root = _grouped(table)
+        component = np.unique(root, return_inverse=True)[1].reshape(-1)  # 0..k-1
         labels = refine_clusters(component, left, right, table.column("match_weight").to_numpy(), threshold=threshold)
         # Labels follow the records' order: a group's first record is its smallest, which names it.
         _, first = np.unique(labels, return_index=True)
@@ -80,12 +86,8 @@ def _refine_partition(batches, threshold: float, rows: int):
 
 def _confidence_partition(batches, rows: int):
     for table in _whole_groups(batches, "root", rows):
-        roots = table.column("root").to_numpy()
-        members, left, right = _local(table.column("idx_l").to_numpy(), table.column("idx_r").to_numpy())
-        cluster = np.empty(len(members), np.int64)
-        cluster[left] = roots
-        cluster[right] = roots
-        names, labels = np.unique(cluster, return_inverse=True)
+        _, left, right, root = _grouped(table)
+        names, labels = np.unique(root, return_inverse=True)
         weakest, mean = cluster_confidence(labels.reshape(-1), left, right, table.column("match_weight").to_numpy())
         yield pa.RecordBatch.from_arrays(
             [pa.array(names), pa.array(weakest), pa.array(mean)],

@@ -18,6 +18,7 @@ from ..errors import LinkwiseError, OutputError
 from ..estimate import Estimate
 from ..model import FellegiSunterModel, model_document
 from ..outputs import OUTPUT_FILES, json_text, staged_outputs
+from ..result import run_summary
 from ..settings import Settings
 from .spark_ingest import SparkRecords
 from .spark_frames import release
@@ -116,26 +117,13 @@ class SparkLinkResult:
             at_threshold = self.scored.where(F.col("match_probability") >= F.lit(float(self.settings.match_threshold))).count()
             records_by_size = self.clusters_frame.groupBy("cluster_size").count().collect()
             histogram = {int(size): int(n) // int(size) for size, n in records_by_size}
-            self._summary = {
-                "inputs": self.inputs,
-                "encoding": self.records.encoding,
-                "link_type": self.settings.link_type,
-                "records": int(self.records.n),
-                "sources": list(self.records.source_names),
-                "id_column": self.records.id_column,
-                "generated_ids": self.records.generated_ids,
-                "candidate_pairs": int(self.n_candidates),
-                "pairs_at_or_above_match_threshold": int(at_threshold),
-                "match_threshold": self.settings.match_threshold,
-                "cluster_threshold": self.settings.cluster_threshold,
-                "clusters": int(sum(histogram.values())),
-                "cluster_size_histogram": {str(k): histogram[k] for k in sorted(histogram)},
-                "blocking_rules": [r.to_dict() for r in self.blocking],
-                "estimated_blocking_recall": (
-                    self.estimated_blocking_recall.to_dict() if self.estimated_blocking_recall is not None else None
-                ),
-                "seconds": {k: round(v, 3) for k, v in self.timings.items()},
-            }
+            self._summary = run_summary(
+                self,
+                candidate_pairs=self.n_candidates,
+                at_threshold=at_threshold,
+                clusters=sum(histogram.values()),
+                histogram=histogram,
+            )
         return self._summary
 
     # -- writing ----------------------------------------------------------------
