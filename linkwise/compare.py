@@ -232,39 +232,117 @@ class ComparisonKernel:
         self._batch_scores = {}
         return out
 
-    def levels_of_pairs(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    def levels_of_pairs(
+        self,
+        left: np.ndarray,
+        right: np.ndarray,
+        *,
+        batch: int | None = None,
+        out: np.ndarray | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
         """Levels for record pairs, each computed once per distinct pair of values.
 
         Pairs that hold the same value take that value's level (found once per
-        value); the other pairs are hashed once to their distinct unordered pairs
-        of values, and the levels are worked out on those alone.
+        value); the other pairs are hashed to their distinct unordered pairs of
+        values, and the levels are worked out on those alone. With ``batch``,
+        the pairs are taken that many at a time (bounding the temporaries) and
+        a value pair met in an earlier batch is not worked out again.
+        ``progress`` is told how many pairs each batch held.
         """
-        equal_at, equal_value, differ_at, differ_key, width = kernels.split_pairs(self.prepared.tuple_codes, left, right)
+        out = np.empty(len(left), dtype=np.uint8) if out is None else out
+        seen = SeenValuePairs(len(self.prepared.tuple_columns), cache_entries(len(left) if batch else 0))
+        step = max(batch or len(left), 1)
+        for start in range(0, len(left), step):
+            part = slice(start, start + step)
+            out[part] = self._levels_of_batch(left[part], right[part], seen)
+            if progress is not None:
+                progress(len(out[part]))
+        return out
+
+    def _levels_of_batch(self, left: np.ndarray, right: np.ndarray, seen: SeenValuePairs) -> np.ndarray:
+        equal_at, equal_value, differ_at, differ_key = kernels.split_pairs(self.prepared.tuple_codes, left, right, seen.width)
         out = np.zeros(len(left), dtype=np.uint8)
         if len(equal_at):
-            present = np.flatnonzero(np.bincount(equal_value, minlength=len(self.prepared.tuple_columns)))
-            level_of_value = np.zeros(len(self.prepared.tuple_columns), dtype=np.uint8)
-            level_of_value[present] = self.levels_of_tuples(present, present)
-            out[equal_at] = level_of_value[equal_value]
+            unknown = np.unique(equal_value[~seen.value_known[equal_value]])
+            if len(unknown):
+                seen.value_level[unknown] = self.levels_of_tuples(unknown, unknown)
+                seen.value_known[unknown] = True
+            out[equal_at] = seen.value_level[equal_value]
+        del equal_at, equal_value
         if len(differ_at):
             distinct, inverse = dense_codes(differ_key)
-            lo, hi = (distinct // width).astype(np.int32), (distinct % width).astype(np.int32)
-            del distinct
-            out[differ_at] = self.levels_of_tuples(lo, hi)[inverse]
+            del differ_key
+            levels = np.empty(len(distinct), dtype=np.uint8)
+            new = np.flatnonzero(~seen.get(distinct, levels))
+            if len(new):
+                fresh = distinct[new]
+                levels[new] = self.levels_of_tuples((fresh // seen.width).astype(np.int32), (fresh % seen.width).astype(np.int32))
+                seen.put(fresh, levels[new])
+            out[differ_at] = levels[inverse]
         return out
 
 
+# A comparison's cache of value pairs met in earlier batches: 9 bytes an entry
+# (9.4 MB). Measured at 1M records (125k-pair batches, address: 2.74M value
+# pairs worked out without the cache, 1.41M distinct): 1.79M with it; twice the
+# entries saved little more, a quarter of them half the gain.
+CACHE_ENTRIES = 1 << 20
+
+
+def cache_entries(n_pairs: int) -> int:
+    """Entries of a comparison's cache of value pairs for ``n_pairs`` pairs taken in batches (a power of two)."""
+    entries = 1
+    while entries < min(n_pairs, CACHE_ENTRIES):
+        entries *= 2
+    return entries
+
+
+class SeenValuePairs:
+    """The levels of one comparison's value pairs met in earlier batches of its pairs.
+
+    Values compared with themselves: a level per value. Different values: a
+    direct-mapped cache of ``entries`` unordered pairs (``lo * width + hi``)
+    and their levels, a pair taking the place of any other; its memory is
+    fixed, and it holds most pairs met again in later batches.
+    """
+
+    def __init__(self, n_values: int, entries: int) -> None:
+        self.width = max(n_values, 1)
+        self.value_level = np.zeros(n_values, dtype=np.uint8)
+        self.value_known = np.zeros(n_values, dtype=bool)
+        self.keys = np.full(entries, -1, dtype=np.int64)
+        self.levels = np.zeros(entries, dtype=np.uint8)
+
+    def get(self, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Put the levels of the pairs held into ``out``; return which were held."""
+        return kernels.cache_get(keys, self.keys, self.levels, out)
+
+    def put(self, keys: np.ndarray, levels: np.ndarray) -> None:
+        kernels.cache_put(keys, levels, self.keys, self.levels)
+
+
 def compare_pairs(
-    kernels: list[ComparisonKernel], left: np.ndarray, right: np.ndarray, *, threads: int | None = None
+    kernels: list[ComparisonKernel],
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    threads: int | None = None,
+    batch: int | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """A (pairs, comparisons) uint8 matrix of levels; comparisons run in parallel threads.
 
-    The heavy parts (hashing, numpy, the compiled kernels) release the GIL.
+    Each thread takes one comparison through all the pairs, ``batch`` pairs at
+    a time (see :meth:`ComparisonKernel.levels_of_pairs`); ``progress`` is told
+    the share of the pairs done, in pairs. The heavy parts (hashing, numpy, the
+    compiled kernels) release the GIL.
     """
     out = np.empty((len(left), len(kernels)), dtype=np.uint8)
+    share = (lambda n: progress(n / len(kernels))) if progress is not None else None
 
     def one(c: int) -> None:
-        out[:, c] = kernels[c].levels_of_pairs(left, right)
+        kernels[c].levels_of_pairs(left, right, batch=batch, out=out[:, c], progress=share)
 
     # Heaviest first, so the threads finish together: the work grows with the
     # levels that need a similarity and with the number of distinct values.

@@ -434,6 +434,32 @@ def hash_insert(keys, slots, distinct, count, inverse, start):  # pragma: no cov
     return slots, distinct, count
 
 
+@njit(cache=True, nogil=True)
+def cache_get(keys, cache_keys, cache_values, out):  # pragma: no cover - compiled
+    """Look int64 keys up in a direct-mapped cache (a power-of-two number of entries).
+
+    ``out[i]`` gets key ``i``'s value where the cache holds it; returns which keys it held.
+    """
+    mask = np.uint64(len(cache_keys) - 1)
+    found = np.zeros(len(keys), np.bool_)
+    for i in range(len(keys)):
+        h = _mix(keys[i]) & mask
+        if cache_keys[h] == keys[i]:
+            out[i] = cache_values[h]
+            found[i] = True
+    return found
+
+
+@njit(cache=True, nogil=True)
+def cache_put(keys, values, cache_keys, cache_values):  # pragma: no cover - compiled
+    """Put int64 keys and their values in a direct-mapped cache; a key takes its entry from any other."""
+    mask = np.uint64(len(cache_keys) - 1)
+    for i in range(len(keys)):
+        h = _mix(keys[i]) & mask
+        cache_keys[h] = keys[i]
+        cache_values[h] = values[i]
+
+
 def new_hash_table(capacity: int = 8) -> tuple[np.ndarray, np.ndarray, int]:
     """An empty table for :func:`hash_insert`, room for ``capacity`` keys before it grows."""
     slots = 16
@@ -477,17 +503,16 @@ def unique_first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def split_pairs(codes, left, right):  # pragma: no cover - compiled
+def split_pairs(codes, left, right, width):  # pragma: no cover - compiled
     """Sort record pairs by their values' codes: both present and equal, or both present and different.
 
     Returns (positions of equal pairs, their value), (positions of differing
-    pairs, min(value) * n + max(value) with n = 1 + the largest code), n.
+    pairs, min(value) * width + max(value)); ``width`` exceeds every code.
     Pairs with a missing value are in neither. Positions and values are int32:
     a batch holds fewer than 2**31 pairs.
     """
     n_equal = 0
     n_differ = 0
-    top = 0
     for i in range(len(left)):
         x = codes[left[i]]
         y = codes[right[i]]
@@ -496,8 +521,6 @@ def split_pairs(codes, left, right):  # pragma: no cover - compiled
                 n_equal += 1
             else:
                 n_differ += 1
-            top = max(top, x, y)
-    width = np.int64(top) + 1
     equal_at = np.empty(n_equal, np.int32)
     equal_value = np.empty(n_equal, np.int32)
     differ_at = np.empty(n_differ, np.int32)
@@ -516,7 +539,7 @@ def split_pairs(codes, left, right):  # pragma: no cover - compiled
                 differ_at[d] = i
                 differ_key[d] = min(x, y) * width + max(x, y)
                 d += 1
-    return equal_at, equal_value, differ_at, differ_key, width
+    return equal_at, equal_value, differ_at, differ_key
 
 
 @njit(cache=True, nogil=True)

@@ -44,8 +44,9 @@ from .train import MaskCounts, PatternCounts, estimate_u, loaded_model, train
 
 # The compare stage's temporaries, per pair of a batch and per comparison
 # compared at the same time (one per thread), and the memory they may take:
-# the batch size follows from them (125,000 pairs on two threads). Measured
-# at 1M records: the stage's CPU time is the same from 125,000 to 2,000,000.
+# the batch size follows from them (125,000 pairs on two threads). Each
+# comparison keeps the levels of the value pairs it met in earlier batches
+# (linkwise.compare.SeenValuePairs), so small batches cost little time.
 COMPARE_BYTES_PER_PAIR = 100
 COMPARE_BATCH_BYTES = 25_000_000
 
@@ -294,13 +295,8 @@ def _run(
         )
     kernels = [ComparisonKernel(p) for p in prepared]
     with _stage(reporter, "compare", total=len(left)):
-        levels = np.empty((len(left), len(prepared)), dtype=np.uint8)
         step = compare_batch(len(prepared), threads)
-        for start in range(0, len(left), step):
-            batch = slice(start, start + step)
-            levels[batch] = compare_pairs(kernels, left[batch], right[batch], threads=threads)
-            reporter.advance(len(left[batch]))
-            reclaim()
+        levels = compare_pairs(kernels, left, right, threads=threads, batch=step, progress=reporter.advance)
     evidence = None
     if label_options is not None and label_options.given:
         evidence = label_evidence(label_options, records, engine, kernels, left, right, levels)

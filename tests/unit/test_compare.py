@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 from rapidfuzz.distance import Jaro, JaroWinkler
 
+from linkwise import compare
 from linkwise.compare import ComparisonKernel, compare_pairs, dense_codes, sample_pairs
 from linkwise.ingest import load_records
 from linkwise.prepare import prepare
@@ -321,6 +322,36 @@ def test_compare_pairs_stacks_one_column_of_levels_per_comparison():
     matrix = compare_pairs([k_name, k_town], np.array([0, 0]), np.array([1, 2]))
     assert matrix.dtype == np.uint8
     assert matrix.tolist() == [[FIRST, SECOND], [SECOND, FIRST]]
+
+
+def test_pairs_compared_in_batches_get_the_levels_of_one_batch_and_a_value_pair_met_again_is_not_worked_out_again(monkeypatch):
+    values = ["jon", "john", "jon", "john", "joan", None, "jon", "ann"]
+    kernel = kernel_for(["exact", {"type": "jaro_winkler", "threshold": 0.8}], {"value": values})
+    left = np.array([0, 2, 6, 0, 4, 5, 1, 7, 0, 3], dtype=np.int32)
+    right = np.array([1, 3, 1, 2, 1, 0, 3, 4, 7, 6], dtype=np.int32)
+    whole = kernel.levels_of_pairs(left, right)
+    worked_out = []
+    real = kernel.levels_of_tuples
+    kernel.levels_of_tuples = lambda a, b: worked_out.extend(zip(a.tolist(), b.tolist())) or real(a, b)
+    monkeypatch.setattr(compare, "cache_entries", lambda n_pairs: 1 << 10)  # room for every pair here
+    assert kernel.levels_of_pairs(left, right, batch=3).tolist() == whole.tolist()
+    # (jon, john) comes three times in three batches, (jon, jon) twice: each worked out once.
+    assert len(worked_out) == len(set(worked_out)) == 6
+    # A cache of one entry forgets nearly everything: the same levels, more work.
+    monkeypatch.setattr(compare, "cache_entries", lambda n_pairs: 1)
+    worked_out.clear()
+    assert kernel.levels_of_pairs(left, right, batch=3).tolist() == whole.tolist()
+    assert len(worked_out) > 6
+
+
+def test_compare_pairs_in_batches_reports_progress_in_pairs():
+    k_name = kernel_for(["exact"], {"value": ["ann", "ann", "bob", "ann"]})
+    k_town = kernel_for(["exact"], {"value": ["york", "leeds", "york", "york"]})
+    left, right = np.array([0, 0, 1, 2, 0]), np.array([1, 2, 3, 3, 3])
+    done = []
+    matrix = compare_pairs([k_name, k_town], left, right, batch=2, progress=done.append)
+    assert matrix.tolist() == compare_pairs([k_name, k_town], left, right).tolist()
+    assert sum(done) == pytest.approx(len(left))
 
 
 def test_dense_codes_numbers_keys_in_order_of_first_appearance():

@@ -48,11 +48,10 @@ def test_split_pairs_separates_equal_different_and_missing_values():
     codes = np.array([0, 1, -1, 1, 2], dtype=np.int32)
     left = np.array([0, 1, 0, 2, 4], dtype=np.int32)
     right = np.array([1, 3, 3, 4, 0], dtype=np.int32)
-    equal_at, equal_value, differ_at, differ_key, width = split_pairs(codes, left, right)
+    equal_at, equal_value, differ_at, differ_key = split_pairs(codes, left, right, 3)
     assert equal_at.tolist() == [1] and equal_value.tolist() == [1]
     assert differ_at.tolist() == [0, 2, 4]
     # Unordered value pairs: (0, 1), (0, 1), (0, 2) -> lo * width + hi
-    assert width == 3
     assert differ_key.tolist() == [1, 1, 2]
 
 
