@@ -200,8 +200,10 @@ class LinkResult:
         out_dir = Path(out_dir)
         with staged_outputs(out_dir, overwrite=overwrite) as writer:
 
+            # The clusters' confidences first: their temporaries are gone before the pairs' batches come.
+            per_cluster = self._per_cluster()
+
             def clusters() -> None:
-                per_cluster = self._per_cluster()
                 schema = self._clusters_of(slice(0, 0), per_cluster).schema
                 # The ids are unique: a dictionary of them would only cost memory.
                 writer.parquet_batches("clusters.parquet", schema, self._cluster_batches(per_cluster), dictionary=["source", "cluster_size"])
@@ -223,8 +225,7 @@ class LinkResult:
             ]
             if csv:
                 jobs.append(partial(writer.csv_batches, "pairs.csv", pairs_schema, self._pair_batches()))
-            # Arrow's writers release the GIL: the clusters (their confidences worked out
-            # first) are written beside the pairs, a batch of each at a time.
+            # Arrow's writers release the GIL: the clusters are written beside the pairs, a batch of each at a time.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 for done in [pool.submit(job) for job in jobs]:
                     done.result()

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from linkwise import kernels
-from linkwise.blocking import first_rule, pairs_made_by
+import linkwise
+from linkwise import compare, datasets
+from linkwise.blocking import first_rule, pairs_made_by, rule_masks
+from linkwise.compare import ComparisonKernel, compare_pairs
 from linkwise.estimate import blocking_recall, distinct_keys
 from linkwise.model import probability
-from linkwise.prepare import _narrow
+from linkwise.ingest import load_records
+from linkwise.prepare import _narrow, prepare
+from linkwise.settings import Settings
 from linkwise.train import MaskCounts, PatternCounts
 
 # The example settings' rules, as (column, standardisers) keys.
@@ -44,6 +50,30 @@ def test_narrowed_block_keys_keep_equality_order_and_missing():
     assert (np.diff(narrow[order]) >= 0).all() and ((np.diff(key[order]) == 0) == (np.diff(narrow[order]) == 0)).all()
     small = np.array([7, -1, 3, 7])
     assert _narrow(small).tolist() == [7, -1, 3, 7]
+
+
+def test_rule_masks_a_rule_at_a_time_are_the_masks_of_each_pair():
+    rng = np.random.default_rng(5)
+    for n_rules in (3, 9, 64):
+        keys = rng.integers(-1, 4, (n_rules, 300)).astype(np.int32)
+        left, right = rng.integers(0, 300, (2, 5_000)).astype(np.int32)
+        holds = (keys[:, left] >= 0) & (keys[:, left] == keys[:, right])
+        expected = (holds.astype(np.uint64) << np.arange(n_rules, dtype=np.uint64)[:, None]).sum(axis=0, dtype=np.uint64)
+        assert np.array_equal(rule_masks(keys, left, right).astype(np.uint64), expected)
+
+
+def test_pairs_compared_in_small_batches_through_a_small_cache_get_the_levels_of_one_batch(monkeypatch):
+    settings = Settings.load(Path(linkwise.__file__).parent / "data" / "people_settings.json")
+    records = load_records(datasets.people(3_000, seed=7), settings)
+    prepared, _ = prepare(records, settings)
+    rng = np.random.default_rng(6)
+    # Random pairs and, many times over, pairs of the first few records: value pairs met again and again.
+    left = np.concatenate([rng.integers(0, records.n, 4_000), rng.integers(0, 40, 4_000)]).astype(np.int32)
+    right = np.concatenate([rng.integers(0, records.n, 4_000), rng.integers(0, 40, 4_000)]).astype(np.int32)
+    whole = compare_pairs([ComparisonKernel(p) for p in prepared], left, right)
+    monkeypatch.setattr(compare, "cache_entries", lambda n_pairs: 64)  # entries taken over all the time
+    batched = compare_pairs([ComparisonKernel(p) for p in prepared], left, right, batch=700)
+    assert np.array_equal(batched, whole)
 
 
 def test_pairs_made_by_each_rule_are_counted_over_distinct_masks():
