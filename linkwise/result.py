@@ -199,20 +199,19 @@ class LinkResult:
         """
         out_dir = Path(out_dir)
         with staged_outputs(out_dir, overwrite=overwrite) as writer:
-
-            # The clusters' confidences first: their temporaries are gone before the pairs' batches come.
+            # Clusters first, a batch of records at a time, before the pairs' batches
+            # are made: the two never take memory at the same time.
             per_cluster = self._per_cluster()
-
-            def clusters() -> None:
-                schema = self._clusters_of(slice(0, 0), per_cluster).schema
-                # The ids are unique: a dictionary of them would only cost memory.
-                writer.parquet_batches("clusters.parquet", schema, self._cluster_batches(per_cluster), dictionary=["source", "cluster_size"])
-                if csv:
-                    writer.csv_batches("clusters.csv", schema, self._cluster_batches(per_cluster))
-
+            clusters_schema = self._clusters_of(slice(0, 0), per_cluster).schema
+            # The ids are unique: a dictionary of them would only cost memory.
+            writer.parquet_batches(
+                "clusters.parquet", clusters_schema, self._cluster_batches(per_cluster), dictionary=["source", "cluster_size"]
+            )
+            if csv:
+                writer.csv_batches("clusters.csv", clusters_schema, self._cluster_batches(per_cluster))
+            del per_cluster
             pairs_schema = self._pairs_of(slice(0, 0)).schema
             jobs = [
-                clusters,
                 partial(
                     writer.parquet_batches,
                     "pairs.parquet",
@@ -225,7 +224,7 @@ class LinkResult:
             ]
             if csv:
                 jobs.append(partial(writer.csv_batches, "pairs.csv", pairs_schema, self._pair_batches()))
-            # Arrow's writers release the GIL: the clusters are written beside the pairs, a batch of each at a time.
+            # Arrow's writers release the GIL: write the files side by side.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 for done in [pool.submit(job) for job in jobs]:
                     done.result()
