@@ -18,6 +18,13 @@ Three steps, each on small tables of agreement-pattern counts:
    count each shared address as near proof of identity. m stays held because,
    left free as well, EM on blocked pairs can settle on another split of the
    data (e.g. "same postal code or not") instead of "same entity or not".
+4. With ``training.refine_m`` (the default), steps 2 and 3 once more, each
+   rule's pairs judged against the u among candidate pairs from step 3
+   instead of the population's. A rule's non-matches are not random pairs:
+   those a rule on the phone makes are household members, who share a
+   surname, an address and a postal code, which random pairs almost never
+   do. Against the population's u, EM counted them as matches and inflated
+   m of the disagreements that set them apart (birth date, sex, first name).
 """
 
 from __future__ import annotations
@@ -237,9 +244,39 @@ def train_on_counts(
     """
     # The pairs of each pattern among those a rule holds for: the masks with its bit set.
     rule_counts = [by_mask.rule_counts(r).astype(float) for r in range(len(settings.blocking_rules))]
+    own = _excluded(settings)
+    m, pooled_weight, per_rule, missing = _m_rule_by_rule(patterns, counts, rule_counts, u, own, settings, n_records)
+    final = _fit_final(patterns, counts, m, pooled_weight, u, settings, total_pairs, labels, known)
+    if settings.training.refine_m:
+        # Once more, each rule's pairs judged against the u among candidate pairs.
+        m, pooled_weight, per_rule, missing = _m_rule_by_rule(patterns, counts, rule_counts, final.u_, own, settings, n_records)
+        final = _fit_final(patterns, counts, m, pooled_weight, u, settings, total_pairs, labels, known)
+    info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
+    if labels is not None:
+        info["labels"] = labels.summary()
+    info["dependence"] = correct_dependences(final, patterns, counts, by_mask, settings)
+    # Term-frequency adjustments scale the population's exact-match u, from random pairs.
+    final.tf_u_ = [np.asarray(x, float) for x in u]
+    return final, info
+
+
+def _m_rule_by_rule(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    rule_counts: list[np.ndarray],
+    u: list[np.ndarray],
+    excluded: list[set[int]],
+    settings: Settings,
+    n_records: int | None,
+) -> tuple[list[np.ndarray], np.ndarray, list[dict], list[int]]:
+    """m pooled over the rules' EMs, rule ``r`` leaving out the comparisons ``excluded[r]``, with u held at ``u``.
+
+    Comparisons that every rule leaves out get m from EM on all candidate
+    pairs. Returns m, the estimated matches behind each comparison's m, what
+    each rule did, and the comparisons whose m came from all pairs.
+    """
     n_levels = [c.n_levels for c in settings.comparisons]
     fixed_m, fixed_u = fixed_parameters(settings)
-    excluded = _excluded(settings)
     pooled = [np.zeros(k) for k in n_levels]
     pooled_weight = np.zeros(len(n_levels))
     per_rule: list[dict] = [{} for _ in settings.blocking_rules]
@@ -272,10 +309,9 @@ def train_on_counts(
             warnings.simplefilter("always", ConvergenceWarning)
             model.fit(rule_patterns, rule_counts[r][keep], u=u)
         matches = model.prior_ * rule_counts[r].sum()
-        for c in range(len(n_levels)):
-            if c not in excluded[r]:
-                pooled[c] += matches * model.m_[c]
-                pooled_weight[c] += matches
+        for c in informs:
+            pooled[c] += matches * model.m_[c]
+            pooled_weight[c] += matches
         per_rule[r] = {
             "rule": name,
             "pairs": rule_pairs[r],
@@ -286,7 +322,6 @@ def train_on_counts(
             "left_out": [settings.comparisons[c].name for c in sorted(excluded[r])],
         }
 
-    # Comparisons left out by every rule get m from EM on all candidate pairs.
     missing = [c for c in range(len(n_levels)) if pooled_weight[c] <= 0]
     start_m = [pooled[c] / pooled_weight[c] if pooled_weight[c] > 0 else None for c in range(len(n_levels))]
     if missing:
@@ -301,17 +336,33 @@ def train_on_counts(
             start_m[c] = fallback.m_[c]
             pooled_weight[c] = fallback.prior_ * float(counts.sum())
     m = [_normalise(np.asarray(x, float), f) for x, f in zip(start_m, fixed_m)]
+    return m, pooled_weight, per_rule, missing
+
+
+def _fit_final(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    m: list[np.ndarray],
+    pooled_weight: np.ndarray,
+    u: list[np.ndarray],
+    settings: Settings,
+    total_pairs: float,
+    labels: LabelEvidence | None,
+    known: tuple[np.ndarray, np.ndarray] | None,
+) -> FellegiSunterModel:
+    """EM on all candidate pairs for their u and the prior, m held (calibrated first by labelled matches, if any)."""
+    n_levels = [c.n_levels for c in settings.comparisons]
+    fixed_m, fixed_u = fixed_parameters(settings)
     if labels is not None:
         # Labelled matches calibrate m; labelled candidates keep their class in EM.
         m = calibrate_m(m, pooled_weight, labels.levels[labels.is_match], fixed_m)
         if known is None:
             raise ValueError("labels need the labelled candidate pairs of each pattern (known)")
-
     fixed_prior = None
     if settings.training.prior is not None:
         n_candidates = max(float(counts.sum()), 1.0)
         fixed_prior = float(np.clip(settings.training.prior * total_pairs / n_candidates, 1e-9, 0.999))
-    final = FellegiSunterModel(
+    return FellegiSunterModel(
         n_levels,
         fixed_m=fixed_m,
         fixed_u=fixed_u,
@@ -327,13 +378,6 @@ def train_on_counts(
         estimate_u=True,
         known=known,
     )
-    info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
-    if labels is not None:
-        info["labels"] = labels.summary()
-    info["dependence"] = correct_dependences(final, patterns, counts, by_mask, settings)
-    # Term-frequency adjustments scale the population's exact-match u, from random pairs.
-    final.tf_u_ = [np.asarray(x, float) for x in u]
-    return final, info
 
 
 def loaded_model(doc: dict, settings: Settings, where: str, *, total_pairs: float, n_candidates: int) -> FellegiSunterModel:
