@@ -249,7 +249,9 @@ def train_on_counts(
     final = _fit_final(patterns, counts, m, pooled_weight, u, settings, total_pairs, labels, known)
     if settings.training.refine_m:
         # Once more, each rule's pairs judged against the u among candidate pairs.
-        m, pooled_weight, per_rule, missing = _m_rule_by_rule(patterns, counts, rule_counts, final.u_, own, settings, n_records)
+        m, pooled_weight, per_rule, missing = _m_rule_by_rule(
+            patterns, counts, rule_counts, u, own, settings, n_records, rule_u=final.u_
+        )
         final = _fit_final(patterns, counts, m, pooled_weight, u, settings, total_pairs, labels, known)
     info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
     if labels is not None:
@@ -268,8 +270,10 @@ def _m_rule_by_rule(
     excluded: list[set[int]],
     settings: Settings,
     n_records: int | None,
+    rule_u: list[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], np.ndarray, list[dict], list[int]]:
-    """m pooled over the rules' EMs, rule ``r`` leaving out the comparisons ``excluded[r]``, with u held at ``u``.
+    """m pooled over the rules' EMs, rule ``r`` leaving out the comparisons ``excluded[r]``, with u held
+    at ``rule_u`` (default: the population's ``u``, which also serves the EM on all pairs).
 
     Comparisons that every rule leaves out get m from EM on all candidate
     pairs. Returns m, the estimated matches behind each comparison's m, what
@@ -307,7 +311,7 @@ def _m_rule_by_rule(
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(rule_patterns, rule_counts[r][keep], u=u)
+            model.fit(rule_patterns, rule_counts[r][keep], u=u if rule_u is None else rule_u)
         matches = model.prior_ * rule_counts[r].sum()
         for c in informs:
             pooled[c] += matches * model.m_[c]
@@ -413,7 +417,7 @@ class MaskCounts:
     def rule_counts(self, rule: int) -> np.ndarray:
         """Pairs of each pattern for which rule ``rule`` holds (float counts)."""
         holds = (self.masks >> np.uint64(rule)) & np.uint64(1) != 0
-        return self.counts[:, holds].sum(axis=1)
+        return self.counts @ holds.astype(self.counts.dtype)
 
     def by_mask(self, pattern_weight: np.ndarray) -> np.ndarray:
         """Weighted pairs of each mask, each pattern weighing ``pattern_weight`` (e.g. its posterior)."""
@@ -434,7 +438,8 @@ def _counts_outside_rules(counts: MaskCounts, settings: Settings) -> Callable[[t
         allowed = sum(1 << r for r, comps in enumerate(excluded) if not comps & set(group))
         if allowed not in cache:
             made = (counts.masks & np.uint64(allowed)) != 0
-            cache[allowed] = counts.counts[:, made].sum(axis=1) if made.any() else None
+            # A product with the 0/1 column weights, not a copy of the chosen columns.
+            cache[allowed] = counts.counts @ made.astype(counts.counts.dtype) if made.any() else None
         return cache[allowed]
 
     return counts_for
