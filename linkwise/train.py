@@ -1,6 +1,6 @@
 """Train: u from random pairs and value frequencies, m and the prior by EM on pattern counts.
 
-Three steps, each on small tables of agreement-pattern counts:
+Four steps, each on small tables of agreement-pattern counts:
 
 1. u of the population, from seeded random pairs (exact-match u from value
    frequencies where possible). This u also scales term-frequency adjustments.
@@ -253,7 +253,11 @@ def train_on_counts(
             patterns, counts, rule_counts, u, own, settings, n_records, rule_u=final.u_
         )
         final = _fit_final(patterns, counts, m, pooled_weight, u, settings, total_pairs, labels, known)
-    info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
+    info = {
+        "rules": per_rule,
+        "m_from_all_pairs": [settings.comparisons[c].name for c in missing],
+        "rules_judged_against": "u among candidate pairs" if settings.training.refine_m else "u of random pairs",
+    }
     if labels is not None:
         info["labels"] = labels.summary()
     info["dependence"] = correct_dependences(final, patterns, counts, by_mask, settings)
