@@ -317,6 +317,9 @@ def _likely_matches(table: pa.Table, sources: np.ndarray, base: Mapping[str, Any
 
     spec = dict(base, blocking_rules=[c.rule.to_json() for c in probe])
     spec["max_candidate_pairs"] = max(int(base.get("max_candidate_pairs", 0)), sum(c.pairs for c in probe) + 1)
+    # The probe needs likely matches to count what each rule finds, not the
+    # final model: one round of m (training.refine_m off) is enough.
+    spec["training"] = dict(base.get("training") or {}, refine_m=False)
     data = table
     if multi_source:
         name = "__linkwise_source__"

@@ -422,6 +422,7 @@ class TrainingSettings:
     prior: float | None = None
     correct_dependence: bool = True
     dependence_min_bits: float = 0.01
+    refine_m: bool = True
 
     @classmethod
     def parse(cls, spec: Any, where: str = "training") -> TrainingSettings:
@@ -434,7 +435,7 @@ class TrainingSettings:
         _check_keys(
             where,
             spec,
-            ["u_sample_pairs", "em_max_iterations", "em_tolerance", "prior", "correct_dependence", "dependence_min_bits"],
+            ["u_sample_pairs", "em_max_iterations", "em_tolerance", "prior", "correct_dependence", "dependence_min_bits", "refine_m"],
         )
         out = cls()
         if "u_sample_pairs" in spec:
@@ -457,10 +458,11 @@ class TrainingSettings:
             if p >= 1:
                 raise _fail(f"{where}.prior", "must be below 1")
             out = replace(out, prior=p)
-        if "correct_dependence" in spec:
-            if not isinstance(spec["correct_dependence"], bool):
-                raise _fail(f"{where}.correct_dependence", f"expected true or false, got {spec['correct_dependence']!r}")
-            out = replace(out, correct_dependence=spec["correct_dependence"])
+        for flag in ("correct_dependence", "refine_m"):
+            if flag in spec:
+                if not isinstance(spec[flag], bool):
+                    raise _fail(f"{where}.{flag}", f"expected true or false, got {spec[flag]!r}")
+                out = replace(out, **{flag: spec[flag]})
         if "dependence_min_bits" in spec:
             bits = _as_number(f"{where}.dependence_min_bits", spec["dependence_min_bits"], float)
             if bits <= 0:
@@ -475,6 +477,7 @@ class TrainingSettings:
             "em_tolerance": self.em_tolerance,
             "correct_dependence": self.correct_dependence,
             "dependence_min_bits": self.dependence_min_bits,
+            "refine_m": self.refine_m,
         }
         if self.prior is not None:
             out["prior"] = self.prior

@@ -1,6 +1,6 @@
 """Train: u from random pairs and value frequencies, m and the prior by EM on pattern counts.
 
-Three steps, each on small tables of agreement-pattern counts:
+Four steps, each on small tables of agreement-pattern counts:
 
 1. u of the population, from seeded random pairs (exact-match u from value
    frequencies where possible). This u also scales term-frequency adjustments.
@@ -18,6 +18,13 @@ Three steps, each on small tables of agreement-pattern counts:
    count each shared address as near proof of identity. m stays held because,
    left free as well, EM on blocked pairs can settle on another split of the
    data (e.g. "same postal code or not") instead of "same entity or not".
+4. With ``training.refine_m`` (the default), steps 2 and 3 once more, each
+   rule's pairs judged against the u among candidate pairs from step 3
+   instead of the population's. A rule's non-matches are not random pairs:
+   those a rule on the phone makes are household members, who share a
+   surname, an address and a postal code, which random pairs almost never
+   do. Against the population's u, EM counted them as matches and inflated
+   m of the disagreements that set them apart (birth date, sex, first name).
 """
 
 from __future__ import annotations
@@ -237,9 +244,47 @@ def train_on_counts(
     """
     # The pairs of each pattern among those a rule holds for: the masks with its bit set.
     rule_counts = [by_mask.rule_counts(r).astype(float) for r in range(len(settings.blocking_rules))]
+    own = _excluded(settings)
+    m, pooled_weight, per_rule, missing = _m_rule_by_rule(patterns, counts, rule_counts, u, own, settings, n_records)
+    final = _fit_final(patterns, counts, m, pooled_weight, u, settings, total_pairs, labels, known)
+    if settings.training.refine_m:
+        # Once more, each rule's pairs judged against the u among candidate pairs.
+        m, pooled_weight, per_rule, missing = _m_rule_by_rule(
+            patterns, counts, rule_counts, u, own, settings, n_records, rule_u=final.u_
+        )
+        final = _fit_final(patterns, counts, m, pooled_weight, u, settings, total_pairs, labels, known)
+    info = {
+        "rules": per_rule,
+        "m_from_all_pairs": [settings.comparisons[c].name for c in missing],
+        "rules_judged_against": "u among candidate pairs" if settings.training.refine_m else "u of random pairs",
+    }
+    if labels is not None:
+        info["labels"] = labels.summary()
+    info["dependence"] = correct_dependences(final, patterns, counts, by_mask, settings)
+    # Term-frequency adjustments scale the population's exact-match u, from random pairs.
+    final.tf_u_ = [np.asarray(x, float) for x in u]
+    return final, info
+
+
+def _m_rule_by_rule(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    rule_counts: list[np.ndarray],
+    u: list[np.ndarray],
+    excluded: list[set[int]],
+    settings: Settings,
+    n_records: int | None,
+    rule_u: list[np.ndarray] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray, list[dict], list[int]]:
+    """m pooled over the rules' EMs, rule ``r`` leaving out the comparisons ``excluded[r]``, with u held
+    at ``rule_u`` (default: the population's ``u``, which also serves the EM on all pairs).
+
+    Comparisons that every rule leaves out get m from EM on all candidate
+    pairs. Returns m, the estimated matches behind each comparison's m, what
+    each rule did, and the comparisons whose m came from all pairs.
+    """
     n_levels = [c.n_levels for c in settings.comparisons]
     fixed_m, fixed_u = fixed_parameters(settings)
-    excluded = _excluded(settings)
     pooled = [np.zeros(k) for k in n_levels]
     pooled_weight = np.zeros(len(n_levels))
     per_rule: list[dict] = [{} for _ in settings.blocking_rules]
@@ -270,12 +315,11 @@ def train_on_counts(
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(rule_patterns, rule_counts[r][keep], u=u)
+            model.fit(rule_patterns, rule_counts[r][keep], u=u if rule_u is None else rule_u)
         matches = model.prior_ * rule_counts[r].sum()
-        for c in range(len(n_levels)):
-            if c not in excluded[r]:
-                pooled[c] += matches * model.m_[c]
-                pooled_weight[c] += matches
+        for c in informs:
+            pooled[c] += matches * model.m_[c]
+            pooled_weight[c] += matches
         per_rule[r] = {
             "rule": name,
             "pairs": rule_pairs[r],
@@ -286,7 +330,6 @@ def train_on_counts(
             "left_out": [settings.comparisons[c].name for c in sorted(excluded[r])],
         }
 
-    # Comparisons left out by every rule get m from EM on all candidate pairs.
     missing = [c for c in range(len(n_levels)) if pooled_weight[c] <= 0]
     start_m = [pooled[c] / pooled_weight[c] if pooled_weight[c] > 0 else None for c in range(len(n_levels))]
     if missing:
@@ -301,17 +344,33 @@ def train_on_counts(
             start_m[c] = fallback.m_[c]
             pooled_weight[c] = fallback.prior_ * float(counts.sum())
     m = [_normalise(np.asarray(x, float), f) for x, f in zip(start_m, fixed_m)]
+    return m, pooled_weight, per_rule, missing
+
+
+def _fit_final(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    m: list[np.ndarray],
+    pooled_weight: np.ndarray,
+    u: list[np.ndarray],
+    settings: Settings,
+    total_pairs: float,
+    labels: LabelEvidence | None,
+    known: tuple[np.ndarray, np.ndarray] | None,
+) -> FellegiSunterModel:
+    """EM on all candidate pairs for their u and the prior, m held (calibrated first by labelled matches, if any)."""
+    n_levels = [c.n_levels for c in settings.comparisons]
+    fixed_m, fixed_u = fixed_parameters(settings)
     if labels is not None:
         # Labelled matches calibrate m; labelled candidates keep their class in EM.
         m = calibrate_m(m, pooled_weight, labels.levels[labels.is_match], fixed_m)
         if known is None:
             raise ValueError("labels need the labelled candidate pairs of each pattern (known)")
-
     fixed_prior = None
     if settings.training.prior is not None:
         n_candidates = max(float(counts.sum()), 1.0)
         fixed_prior = float(np.clip(settings.training.prior * total_pairs / n_candidates, 1e-9, 0.999))
-    final = FellegiSunterModel(
+    return FellegiSunterModel(
         n_levels,
         fixed_m=fixed_m,
         fixed_u=fixed_u,
@@ -327,13 +386,6 @@ def train_on_counts(
         estimate_u=True,
         known=known,
     )
-    info = {"rules": per_rule, "m_from_all_pairs": [settings.comparisons[c].name for c in missing]}
-    if labels is not None:
-        info["labels"] = labels.summary()
-    info["dependence"] = correct_dependences(final, patterns, counts, by_mask, settings)
-    # Term-frequency adjustments scale the population's exact-match u, from random pairs.
-    final.tf_u_ = [np.asarray(x, float) for x in u]
-    return final, info
 
 
 def loaded_model(doc: dict, settings: Settings, where: str, *, total_pairs: float, n_candidates: int) -> FellegiSunterModel:
@@ -369,7 +421,7 @@ class MaskCounts:
     def rule_counts(self, rule: int) -> np.ndarray:
         """Pairs of each pattern for which rule ``rule`` holds (float counts)."""
         holds = (self.masks >> np.uint64(rule)) & np.uint64(1) != 0
-        return self.counts[:, holds].sum(axis=1)
+        return self.counts @ holds.astype(self.counts.dtype)
 
     def by_mask(self, pattern_weight: np.ndarray) -> np.ndarray:
         """Weighted pairs of each mask, each pattern weighing ``pattern_weight`` (e.g. its posterior)."""
@@ -390,7 +442,8 @@ def _counts_outside_rules(counts: MaskCounts, settings: Settings) -> Callable[[t
         allowed = sum(1 << r for r, comps in enumerate(excluded) if not comps & set(group))
         if allowed not in cache:
             made = (counts.masks & np.uint64(allowed)) != 0
-            cache[allowed] = counts.counts[:, made].sum(axis=1) if made.any() else None
+            # A product with the 0/1 column weights, not a copy of the chosen columns.
+            cache[allowed] = counts.counts @ made.astype(counts.counts.dtype) if made.any() else None
         return cache[allowed]
 
     return counts_for

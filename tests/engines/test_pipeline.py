@@ -253,6 +253,42 @@ def test_a_rule_with_more_pairs_than_records_does_not_teach_m_when_selective_rul
     assert result.evaluate("entity_id").cluster_pairs.f1 > 0.9
 
 
+def test_refining_m_keeps_household_members_that_rules_make_from_passing_for_matches():
+    # Rules on the phone and on sex and address make household members too: same
+    # surname, address and postal code, different birth date and first name.
+    # Judged against random pairs (who share none of these) they pass for
+    # matches; judged against the candidate pairs' u they do not.
+    data = people(20_000, seed=11)
+    settings = json.loads(SETTINGS.read_text())
+    settings["blocking_rules"] = [["phone"], ["email"], ["last_name", "dob"], ["sex", "address"]]
+    runs = {}
+    for refine in (False, True):
+        settings["training"] = {"refine_m": refine}
+        runs[refine] = linkwise.run(data, settings)
+    result = runs[True]
+    names = [c.name for c in result.settings.comparisons]
+    truth = result.truth_codes("entity_id")
+    same = truth[result.left] == truth[result.right]
+    agree = {name: result.levels[:, names.index(name)] == 1 for name in ("phone", "sex", "address")}
+    for rule, made in (("phone", agree["phone"]), ("sex & address", agree["sex"] & agree["address"])):
+        true_matches = int(same[made].sum())
+        assert true_matches < 0.95 * made.sum()  # the rule makes non-matches too
+        estimated = {refine: next(r["estimated_matches"] for r in run.training["rules"] if r["rule"] == rule)
+                     for refine, run in runs.items()}
+        assert estimated[False] > 1.1 * true_matches
+        assert estimated[True] == pytest.approx(true_matches, rel=0.02)
+    # m of a birth date years apart: the household members had inflated it.
+    dob = names.index("dob")
+    levels = result.levels[same, dob]
+    true_m = np.bincount(levels[levels > 0], minlength=len(result.model.m_[dob]))[1:] / (levels > 0).sum()
+    years_apart = slice(-2, None)
+    error = {refine: np.abs(run.model.m_[dob][1:][years_apart] - true_m[years_apart]).sum() for refine, run in runs.items()}
+    assert error[True] < 0.1 * error[False]
+    quality = {refine: run.evaluate("entity_id").cluster_pairs for refine, run in runs.items()}
+    assert quality[True].precision > quality[False].precision + 0.01
+    assert quality[True].f1 > quality[False].f1
+
+
 def test_household_members_score_lower_once_dependent_comparisons_are_scored_jointly(data, result):
     settings = json.loads(SETTINGS.read_text())
     settings.setdefault("training", {})["correct_dependence"] = False

@@ -101,7 +101,7 @@ def rich_settings() -> Settings:
             "max_candidate_pairs": 5_000_000,
             "seed": 7,
             "training": {"u_sample_pairs": 5000, "em_max_iterations": 50, "em_tolerance": 1e-4, "prior": 0.01,
-                         "correct_dependence": False, "dependence_min_bits": 0.02},
+                         "correct_dependence": False, "dependence_min_bits": 0.02, "refine_m": False},
         }
     )
 
@@ -507,6 +507,7 @@ def test_threshold_outside_zero_to_one_names_the_threshold(key, value):
     ({"prior": 0}, "training.prior"),
     ({"iterations": 5}, "training"),
     ({"correct_dependence": "yes"}, "training.correct_dependence"),
+    ({"refine_m": 1}, "training.refine_m"),
     ({"dependence_min_bits": 0}, "training.dependence_min_bits"),
 ])
 def test_bad_training_option_names_the_option(training, where):
